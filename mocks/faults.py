@@ -1,0 +1,71 @@
+"""Fault injection: decide, per request, which misbehaviour (if any) a deployment shows.
+
+Each deployment draws from its own random stream seeded by (seed, deployment name), one draw per
+request, so the same seed and the same sequence of requests reproduce the same faults.
+"""
+
+import random
+from dataclasses import dataclass
+
+from aigw.mocks.config import Faults
+
+NONE = "none"
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """What to do to one request."""
+
+    status: int | None = None  # answer with this error status instead
+    added_latency_s: float = 0.0
+    first_byte_delay_s: float = 0.0
+    hang: bool = False
+    reset_before_first_byte: bool = False
+    reset_mid_stream: bool = False
+    malformed_body: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.status:
+            return str(self.status)
+        for name in ("hang", "reset_before_first_byte", "reset_mid_stream", "malformed_body"):
+            if getattr(self, name):
+                return name
+        return NONE
+
+
+NO_FAULT = FaultPlan()
+
+
+class FaultInjector:
+    def __init__(self, seed: int, deployment: str, faults: Faults) -> None:
+        self.faults = faults
+        self._rng = random.Random(f"{seed}:{deployment}:faults")
+
+    def set(self, faults: Faults) -> None:
+        self.faults = faults
+
+    def plan(self) -> FaultPlan:
+        f = self.faults
+        if not f.active:
+            return NO_FAULT
+        if f.outage:
+            return FaultPlan(status=503)
+        draw = self._rng.random()
+        status = None
+        for code in sorted(f.error_rates):
+            rate = f.error_rates[code]
+            if draw < rate:
+                status = code
+                break
+            draw -= rate
+        roll = self._rng.random()
+        return FaultPlan(
+            status=status,
+            added_latency_s=f.added_latency_ms / 1000,
+            first_byte_delay_s=f.first_byte_delay_ms / 1000,
+            hang=f.hang,
+            reset_before_first_byte=status is None and roll < f.reset_before_first_byte,
+            reset_mid_stream=status is None and roll < f.reset_mid_stream,
+            malformed_body=status is None and self._rng.random() < f.malformed_body,
+        )

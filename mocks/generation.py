@@ -1,0 +1,183 @@
+"""What the mock "model" answers: deterministic choices with exact token counts.
+
+A request is answered from a seed derived from (mock seed, deployment, request body without its
+streaming fields), so the same request gets the same answer, streamed or not. Each choice is planned
+once as a list of one-token pieces; the JSON and the SSE renderers only format that plan, which is
+what makes the concatenated deltas equal the non-streaming content.
+"""
+
+import hashlib
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from aigw.mocks import schema_data, textgen
+from aigw.protocol import ids
+from aigw.protocol.tokens import count_text
+
+_STREAM_FIELDS = ("stream", "stream_options")
+
+
+def request_seed(seed: int, deployment: str, body: dict[str, Any]) -> int:
+    """A 64-bit seed for this request; streaming flags excluded so both forms agree."""
+    stable = {k: v for k, v in body.items() if k not in _STREAM_FIELDS}
+    digest = hashlib.blake2b(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS), digest_size=8, key=f"{seed}:{deployment}".encode()[:64])
+    return int.from_bytes(digest.digest(), "big")
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments_pieces: list[str]
+
+    @property
+    def arguments(self) -> str:
+        return "".join(self.arguments_pieces)
+
+
+@dataclass
+class ChoicePlan:
+    index: int
+    pieces: list[str] = field(default_factory=list)  # content, one token each
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: str = "stop"
+    completion_tokens: int = 0
+    logprobs: list[float] | None = None  # one per piece when requested
+
+    @property
+    def content(self) -> str | None:
+        return None if self.tool_calls else "".join(self.pieces)
+
+
+def completion_cap(body: dict[str, Any]) -> int | None:
+    cap = body.get("max_completion_tokens")
+    return cap if cap is not None else body.get("max_tokens")
+
+
+def _text_pieces(rng: random.Random, model: str, cap: int | None, stop: Any) -> tuple[list[str], str, int]:
+    natural = textgen.natural_length(rng)
+    n = natural if cap is None else min(natural, cap)
+    pieces = textgen.generate_pieces(rng, n, model)
+    finish = "length" if cap is not None and natural > cap else "stop"
+    if stop:
+        text, hit = textgen.apply_stop("".join(pieces), stop)
+        if hit:
+            return textgen.split_into_deltas(text, model) if text else [], "stop", count_text(text, model)
+    return pieces, finish, n
+
+
+def _capped(text: str, model: str, cap: int | None) -> tuple[list[str], str, int]:
+    """Pieces of a structured answer (JSON, tool arguments), cut at ``cap`` tokens like the real API."""
+    pieces = textgen.split_into_deltas(text, model)
+    tokens = count_text(text, model)
+    if cap is not None and tokens > cap:
+        cut = textgen.split_into_deltas(text, model)[:cap]
+        return cut, "length", count_text("".join(cut), model)
+    return pieces, "stop", tokens
+
+
+def _chosen_tool(body: dict[str, Any], rng: random.Random) -> dict[str, Any] | None:
+    """The function tool the model calls, or None to answer in text.
+
+    ``tool_choice: none`` never calls; a named function is always called; ``required`` always calls;
+    ``auto`` calls when the last message is the user's (after a tool result it answers in text, as a
+    real model finishes a tool loop). The tool picked is the one whose name/description shares most
+    words with the last user message, ties broken by order.
+    """
+    tools = [t for t in body.get("tools") or [] if t.get("type") == "function"]
+    functions = [{"type": "function", "function": f} for f in body.get("functions") or []]
+    tools = tools or functions
+    choice = body.get("tool_choice", body.get("function_call", "auto"))
+    if not tools or choice == "none":
+        return None
+    if isinstance(choice, dict):
+        wanted = (choice.get("function") or choice).get("name")
+        return next((t for t in tools if t["function"]["name"] == wanted), None)
+    messages = body.get("messages") or []
+    last = messages[-1] if messages else {}
+    if choice == "auto" and last.get("role") not in ("user", "developer", "system"):
+        return None
+    words = set(str(last.get("content", "")).lower().replace("?", " ").split())
+
+    def overlap(tool: dict[str, Any]) -> int:
+        f = tool["function"]
+        text = (f["name"].replace("_", " ") + " " + f.get("description", "")).lower()
+        return len(words & set(text.split()))
+
+    return max(tools, key=overlap)
+
+
+def plan_chat(body: dict[str, Any], model: str, seed: int) -> list[ChoicePlan]:
+    cap = completion_cap(body)
+    stop = body.get("stop")
+    response_format = (body.get("response_format") or {}).get("type", "text")
+    want_logprobs = bool(body.get("logprobs"))
+    plans = []
+    for index in range(body.get("n") or 1):
+        rng = random.Random(seed + index)
+        plan = ChoicePlan(index)
+        tool = _chosen_tool(body, rng)
+        if tool is not None:
+            function = tool["function"]
+            arguments = orjson.dumps(schema_data.instance_for_schema(function.get("parameters") or {"type": "object"}, rng)).decode()
+            pieces, finish, tokens = _capped(arguments, model, cap)
+            plan.tool_calls = [ToolCall(ids.tool_call_id(rng), function["name"], pieces)]
+            forced = isinstance(body.get("tool_choice"), dict)
+            plan.finish_reason = finish if finish == "length" else ("stop" if forced else "tool_calls")
+            if "functions" in body and not body.get("tools"):
+                plan.finish_reason = finish if finish == "length" else "function_call"
+            plan.completion_tokens = tokens + 3  # the call's framing tokens, as the API charges them
+        elif response_format == "json_object":
+            plan.pieces, plan.finish_reason, plan.completion_tokens = _capped(schema_data.json_object_text(rng), model, cap)
+        elif response_format == "json_schema":
+            schema = (body["response_format"].get("json_schema") or {}).get("schema") or {"type": "object"}
+            text = orjson.dumps(schema_data.instance_for_schema(schema, rng)).decode()
+            plan.pieces, plan.finish_reason, plan.completion_tokens = _capped(text, model, cap)
+        else:
+            plan.pieces, plan.finish_reason, plan.completion_tokens = _text_pieces(rng, model, cap, stop)
+        if want_logprobs:
+            plan.logprobs = [round(-rng.expovariate(8.0), 6) for _ in plan.pieces]
+        plans.append(plan)
+    return plans
+
+
+def plan_completion(prompt_text: str, body: dict[str, Any], model: str, seed: int, index: int) -> ChoicePlan:
+    """One legacy-completions choice (``index`` counts across prompts × n)."""
+    rng = random.Random(seed + index)
+    cap = body.get("max_tokens", 16)  # the legacy API's documented default
+    plan = ChoicePlan(index)
+    plan.pieces, plan.finish_reason, plan.completion_tokens = _text_pieces(rng, model, cap, body.get("stop"))
+    if body.get("logprobs") is not None:
+        plan.logprobs = [round(-rng.expovariate(8.0), 6) for _ in plan.pieces]
+    return plan
+
+
+def top_logprobs_for(piece: str, logprob: float, k: int, rng_seed: int) -> list[dict[str, Any]]:
+    """``k`` alternatives, the chosen token first and most likely, the rest strictly less likely."""
+    rng = random.Random(rng_seed)
+    out = [{"token": piece, "logprob": logprob, "bytes": list(piece.encode())}]
+    alternatives = [w for w in (" the", " a", " and", " of", " to", " in", " it", " is", " that", " for", " on", " with",
+                                " as", " was", " at", " by", " this", " be", " or", " from") if w != piece]
+    rng.shuffle(alternatives)
+    value = logprob
+    for word in alternatives[: max(0, k - 1)]:
+        value = round(value - 0.5 - rng.random() * 2, 6)
+        out.append({"token": word, "logprob": value, "bytes": list(word.encode())})
+    return out[:k]
+
+
+def token_logprob_entry(piece: str, logprob: float, k: int, rng_seed: int) -> dict[str, Any]:
+    return {
+        "token": piece,
+        "logprob": logprob,
+        "bytes": list(piece.encode()),
+        "top_logprobs": top_logprobs_for(piece, logprob, k, rng_seed) if k else [],
+    }
+
+
+def exp_prob(logprob: float) -> float:
+    return math.exp(logprob)

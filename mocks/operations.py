@@ -1,0 +1,156 @@
+"""The three model operations and the model listing, from a validated body to a response plan.
+
+Each function returns ``(status, payload)`` for JSON answers or a list of SSE events for streams;
+the ASGI layer (``app``) decides timing and framing.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import random
+import zlib
+
+import orjson
+
+from aigw.mocks import content_filter, embedder, generation, render
+from aigw.mocks.config import Deployment
+from aigw.protocol import errors, ids
+from aigw.protocol.tokens import (
+    count_chat_prompt,
+    count_embedding_input,
+    count_prompt,
+    encoding_for_model,
+    estimate_tokens_from_chars,
+)
+
+
+@dataclass
+class Prepared:
+    """What admission needs before any work is done: the charge estimate and a filter verdict."""
+
+    estimate: int
+    prompt_text: str
+    refusal: dict[str, Any] | None = None  # a 400 content_filter body when the prompt is blocked
+    prompt_filter: dict[str, Any] | None = None
+
+
+def prepare(operation: str, body: dict[str, Any], default_max_tokens: int, azure: bool) -> Prepared:
+    """Azure's admission estimate: character-based prompt tokens plus the completion allowance."""
+    if operation == "chat":
+        text = content_filter.prompt_text_of_messages(body["messages"])
+        allowance = generation.completion_cap(body) or default_max_tokens
+        estimate = estimate_tokens_from_chars(text) + allowance * (body.get("n") or 1)
+    elif operation == "completions":
+        text = _prompt_text(body["prompt"])
+        allowance = body.get("max_tokens", 16)
+        estimate = estimate_tokens_from_chars(text) + allowance * max(body.get("n") or 1, body.get("best_of") or 1)
+    else:
+        text = _prompt_text(body["input"])
+        estimate = estimate_tokens_from_chars(text)
+    prepared = Prepared(estimate, text)
+    if operation != "embeddings":
+        results = content_filter.filter_results(text, with_jailbreak=operation == "chat")
+        prepared.prompt_filter = results
+        if content_filter.is_blocked(results):
+            prepared.refusal = errors.content_filtered(results)
+    return prepared
+
+
+def _prompt_text(prompt: Any) -> str:
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, list) and all(isinstance(p, str) for p in prompt):
+        return "\n".join(prompt)
+    # Token arrays: roughly four characters a token for the estimate.
+    count = sum(len(p) if isinstance(p, list) else 1 for p in prompt) if isinstance(prompt, list) else 0
+    return "x" * (4 * count)
+
+
+def response_model(deployment: Deployment) -> str:
+    """The ``model`` a response names: Azure and OpenAI append a date-style version."""
+    version = deployment.model_version
+    if len(version) == 10 and version[4] == "-" and version[7] == "-":
+        return f"{deployment.model}-{version}"
+    return deployment.model
+
+
+def _meta(kind: str, deployment: Deployment, seed: int, created: int, azure: bool, prepared: Prepared, body: dict[str, Any]) -> render.Meta:
+    rng = random.Random(seed ^ 0x5EED)
+    rid = ids.chat_completion_id(rng) if kind == "chat" else ids.completion_id(rng)
+    top = body.get("top_logprobs") or 0
+    if kind == "completions":
+        top = body.get("logprobs") or 0
+    fingerprint = ids.system_fingerprint(zlib.crc32(f"{deployment.name}:{deployment.model_version}".encode()))
+    return render.Meta(rid, created, response_model(deployment), fingerprint, azure,
+                       prepared.prompt_filter, top, seed)
+
+
+def chat(body: dict[str, Any], deployment: Deployment, seed: int, created: int, azure: bool, prepared: Prepared):
+    model = deployment.model
+    prompt_tokens = count_chat_prompt(body["messages"], model, body.get("tools"))
+    plans = generation.plan_chat(body, model, seed)
+    meta = _meta("chat", deployment, seed, created, azure, prepared, body)
+    completion_tokens = sum(p.completion_tokens for p in plans)
+    if body.get("stream"):
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return render.chat_stream(plans, meta, prompt_tokens, include_usage), prompt_tokens, completion_tokens
+    return render.chat_json(plans, meta, prompt_tokens), prompt_tokens, completion_tokens
+
+
+def completions(body: dict[str, Any], deployment: Deployment, seed: int, created: int, azure: bool, prepared: Prepared):
+    model = deployment.model
+    prompt = body["prompt"]
+    prompts = prompt if isinstance(prompt, list) and prompt and not isinstance(prompt[0], int) else [prompt]
+    n = body.get("n") or 1
+    plans, echoes = [], []
+    encoding = encoding_for_model(model)
+    for p_index, single in enumerate(prompts):
+        echo_text = (single if isinstance(single, str) else encoding.decode(single)) if body.get("echo") else ""
+        for i in range(n):
+            plans.append(generation.plan_completion(echo_text, body, model, seed, p_index * n + i))
+            echoes.append(echo_text)
+    prompt_tokens = count_prompt(prompt, model)
+    meta = _meta("completions", deployment, seed, created, azure, prepared, body)
+    completion_tokens = sum(p.completion_tokens for p in plans)
+    if body.get("stream"):
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return render.completion_stream(plans, meta, prompt_tokens, include_usage, echoes), prompt_tokens, completion_tokens
+    return render.completion_json(plans, meta, prompt_tokens, echoes), prompt_tokens, completion_tokens
+
+
+def embeddings_error(body: dict[str, Any], deployment: Deployment) -> dict[str, Any] | None:
+    dims = body.get("dimensions")
+    if dims is None:
+        return None
+    if not deployment.model.startswith("text-embedding-3"):
+        return errors.invalid_request("This model does not support specifying dimensions.", param="dimensions")
+    if dims > deployment.dimensions:
+        return errors.invalid_request(
+            f"Invalid value for 'dimensions': {dims} is above this model's {deployment.dimensions} dimensions.", param="dimensions"
+        )
+    return None
+
+
+def embeddings(body: dict[str, Any], deployment: Deployment):
+    model = deployment.model
+    dims = body.get("dimensions") or deployment.dimensions
+    encoding = encoding_for_model(model)
+    vectors = embedder.embed_input(body["input"], dims, encoding.decode)
+    as_base64 = body.get("encoding_format") == "base64"
+    data = [
+        {"object": "embedding", "index": i, "embedding": embedder.to_base64(v) if as_base64 else v}
+        for i, v in enumerate(vectors)
+    ]
+    prompt_tokens = count_embedding_input(body["input"], model)
+    payload = {"object": "list", "data": data, "model": deployment.model,
+               "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}}
+    return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), prompt_tokens
+
+
+def model_entry(deployment: Deployment, created: int) -> dict[str, Any]:
+    return {"id": deployment.name, "object": "model", "created": created, "owned_by": "system"}
+
+
+def models(deployments: list[Deployment], created: int) -> dict[str, Any]:
+    return {"object": "list", "data": [model_entry(d, created) for d in deployments]}
+

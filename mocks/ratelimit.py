@@ -1,0 +1,81 @@
+"""Per-deployment TPM and RPM limits charged the way Azure OpenAI charges them.
+
+Azure admits a request against an *estimate* (prompt tokens + max_tokens) taken at admission, so
+clients see 429s while their real usage is still under the limit. Tokens-per-minute are counted in
+60 s windows; requests-per-minute are enforced in 10 s windows of RPM/6 requests each (facts file §1).
+Both windows are fixed and aligned to the virtual clock so Retry-After is exact and honest: a retry
+after it is admitted (unless the request alone exceeds the whole limit).
+"""
+
+import math
+from dataclasses import dataclass
+
+TOKEN_WINDOW_S = 60.0
+REQUEST_WINDOW_S = 10.0
+
+
+@dataclass
+class Decision:
+    admitted: bool
+    remaining_requests: int
+    remaining_tokens: int
+    retry_after_s: float = 0.0
+    kind: str = "token"  # which limit refused: "token" or "call"
+
+    @property
+    def retry_after_header(self) -> str:
+        return str(max(1, math.ceil(self.retry_after_s)))
+
+    @property
+    def retry_after_ms_header(self) -> str:
+        return str(max(1, math.ceil(self.retry_after_s * 1000)))
+
+
+class Window:
+    """A fixed window: ``used`` resets when the clock passes into the next window."""
+
+    __slots__ = ("length", "limit", "start", "used")
+
+    def __init__(self, length: float, limit: int) -> None:
+        self.length, self.limit, self.start, self.used = length, limit, 0.0, 0
+
+    def roll(self, now: float) -> None:
+        start = now - (now % self.length)
+        if start != self.start:
+            self.start, self.used = start, 0
+
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    def wait(self, now: float) -> float:
+        return self.start + self.length - now
+
+
+class DeploymentLimiter:
+    def __init__(self, tpm: int, rpm: int) -> None:
+        self.tokens = Window(TOKEN_WINDOW_S, tpm)
+        self.requests = Window(REQUEST_WINDOW_S, max(1, math.ceil(rpm / (TOKEN_WINDOW_S / REQUEST_WINDOW_S))))
+
+    def admit(self, estimate: int, now: float) -> Decision:
+        """Check and charge in one step (the mock is single-threaded per worker: no race)."""
+        self.tokens.roll(now)
+        self.requests.roll(now)
+        if self.requests.used + 1 > self.requests.limit:
+            return Decision(False, 0, self.tokens.remaining(), self.requests.wait(now), "call")
+        if self.tokens.used + estimate > self.tokens.limit and self.tokens.used > 0:
+            return Decision(False, self.requests.remaining(), self.tokens.remaining(), self.tokens.wait(now), "token")
+        # A first request larger than the whole limit is admitted alone, as Azure does not reject
+        # a single oversized request outright; the window is then exhausted.
+        self.requests.used += 1
+        self.tokens.used += estimate
+        return Decision(True, self.requests.remaining(), self.tokens.remaining())
+
+    def snapshot(self, now: float) -> dict[str, int]:
+        self.tokens.roll(now)
+        self.requests.roll(now)
+        return {
+            "tokens_limit": self.tokens.limit,
+            "tokens_used": self.tokens.used,
+            "requests_limit_per_10s": self.requests.limit,
+            "requests_used": self.requests.used,
+        }

@@ -1,0 +1,197 @@
+"""Render planned choices as the wire formats: chat/completions JSON and SSE chunk streams.
+
+Only formatting lives here; what is said was decided in ``generation``. A stream is returned as a
+list of ``(event bytes, paced)``: paced events carry a token and are spaced by the latency profile,
+the others (finish, usage, ``[DONE]``) follow immediately.
+"""
+
+from dataclasses import dataclass
+from itertools import zip_longest
+from typing import Any
+
+import orjson
+
+from aigw.mocks import content_filter
+from aigw.mocks.generation import ChoicePlan, token_logprob_entry
+from aigw.protocol.sse import DONE_EVENT, encode_event
+
+dumps = orjson.dumps
+
+
+@dataclass
+class Meta:
+    id: str
+    created: int
+    model: str
+    system_fingerprint: str
+    azure: bool  # add Azure's content-filter annotations
+    prompt_filter: dict[str, Any] | None = None
+    top_logprobs: int = 0
+    seed: int = 0
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def _chat_logprobs(plan: ChoicePlan, meta: Meta) -> dict[str, Any] | None:
+    if plan.logprobs is None:
+        return None
+    return {
+        "content": [
+            token_logprob_entry(p, lp, meta.top_logprobs, meta.seed + i) for i, (p, lp) in enumerate(zip(plan.pieces, plan.logprobs))
+        ],
+        "refusal": None,
+    }
+
+
+def chat_json(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int) -> dict[str, Any]:
+    choices = []
+    for plan in plans:
+        message: dict[str, Any] = {"role": "assistant", "content": plan.content, "refusal": None}
+        if plan.tool_calls:
+            message["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in plan.tool_calls
+            ]
+        choice: dict[str, Any] = {
+            "index": plan.index,
+            "message": message,
+            "finish_reason": plan.finish_reason,
+            "logprobs": _chat_logprobs(plan, meta),
+        }
+        if meta.azure:
+            choice["content_filter_results"] = content_filter.SAFE_COMPLETION
+        choices.append(choice)
+    body: dict[str, Any] = {
+        "id": meta.id,
+        "object": "chat.completion",
+        "created": meta.created,
+        "model": meta.model,
+        "system_fingerprint": meta.system_fingerprint,
+        "choices": choices,
+        "usage": usage(prompt_tokens, sum(p.completion_tokens for p in plans)),
+    }
+    if meta.azure:
+        body["prompt_filter_results"] = [{"prompt_index": 0, "content_filter_results": meta.prompt_filter}]
+    return body
+
+
+def chat_stream(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int, include_usage: bool) -> list[tuple[bytes, bool]]:
+    head = {"id": meta.id, "object": "chat.completion.chunk", "created": meta.created, "model": meta.model,
+            "system_fingerprint": meta.system_fingerprint}
+    if include_usage:
+        head["usage"] = None
+
+    def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+        return encode_event(dumps({**head, "choices": choices, **extra}))
+
+    events: list[tuple[bytes, bool]] = []
+    if meta.azure:
+        # Azure's first chunk: no choices, the prompt's filter results (facts file §1). Azure leaves
+        # id/object/model empty there; we fill them so the chunk also meets the official chunk schema.
+        events.append((chunk([], prompt_filter_results=[{"prompt_index": 0, "content_filter_results": meta.prompt_filter}]), False))
+    per_choice = [_choice_deltas(plan, meta) for plan in plans]
+    for step in zip_longest(*per_choice):
+        for delta_choice in step:
+            if delta_choice is not None:
+                events.append((chunk([delta_choice]), True))
+    for plan in plans:
+        finish = {"index": plan.index, "delta": {}, "logprobs": None, "finish_reason": plan.finish_reason}
+        events.append((chunk([finish]), False))
+    if include_usage:
+        events.append((chunk([], usage=usage(prompt_tokens, sum(p.completion_tokens for p in plans))), False))
+    events.append((DONE_EVENT, False))
+    return events
+
+
+def _choice_deltas(plan: ChoicePlan, meta: Meta) -> list[dict[str, Any]]:
+    """The per-token delta choices of one plan: role first, then content or tool-call arguments."""
+    base = {"index": plan.index, "logprobs": None, "finish_reason": None}
+    safe = {"content_filter_results": content_filter.SAFE_COMPLETION} if meta.azure else {}
+    if plan.tool_calls:
+        call = plan.tool_calls[0]
+        out = [{**base, "delta": {"role": "assistant", "content": None, "refusal": None, "tool_calls": [
+            {"index": 0, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}]}}]
+        out += [{**base, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": p}}]}} for p in call.arguments_pieces]
+        return out
+    out = [{**base, "delta": {"role": "assistant", "content": "", "refusal": None}}]
+    for i, piece in enumerate(plan.pieces):
+        entry = {**base, "delta": {"content": piece}, **safe}
+        if plan.logprobs is not None:
+            entry["logprobs"] = {"content": [token_logprob_entry(piece, plan.logprobs[i], meta.top_logprobs, meta.seed + i)], "refusal": None}
+        out.append(entry)
+    return out
+
+
+def completion_json(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int, echoes: list[str]) -> dict[str, Any]:
+    choices = []
+    for plan, echo in zip(plans, echoes):
+        choice: dict[str, Any] = {
+            "index": plan.index,
+            "text": echo + "".join(plan.pieces),
+            "finish_reason": plan.finish_reason,
+            "logprobs": _legacy_logprobs(plan, meta),
+        }
+        if meta.azure:
+            choice["content_filter_results"] = content_filter.SAFE_COMPLETION
+        choices.append(choice)
+    body: dict[str, Any] = {
+        "id": meta.id,
+        "object": "text_completion",
+        "created": meta.created,
+        "model": meta.model,
+        "system_fingerprint": meta.system_fingerprint,
+        "choices": choices,
+        "usage": usage(prompt_tokens, sum(p.completion_tokens for p in plans)),
+    }
+    if meta.azure:
+        body["prompt_filter_results"] = [{"prompt_index": 0, "content_filter_results": meta.prompt_filter}]
+    return body
+
+
+def _legacy_logprobs(plan: ChoicePlan, meta: Meta) -> dict[str, Any] | None:
+    if plan.logprobs is None:
+        return None
+    offsets, position = [], 0
+    for piece in plan.pieces:
+        offsets.append(position)
+        position += len(piece)
+    return {
+        "tokens": list(plan.pieces),
+        "token_logprobs": list(plan.logprobs),
+        "top_logprobs": [
+            {e["token"]: e["logprob"] for e in token_logprob_entry(p, lp, meta.top_logprobs, meta.seed + i)["top_logprobs"]}
+            for i, (p, lp) in enumerate(zip(plan.pieces, plan.logprobs))
+        ],
+        "text_offset": offsets,
+    }
+
+
+def completion_stream(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int, include_usage: bool, echoes: list[str]) -> list[tuple[bytes, bool]]:
+    head = {"id": meta.id, "object": "text_completion", "created": meta.created, "model": meta.model,
+            "system_fingerprint": meta.system_fingerprint}
+    if include_usage:
+        head["usage"] = None
+    events: list[tuple[bytes, bool]] = []
+    per_choice = [[echo] + plan.pieces if echo else list(plan.pieces) for plan, echo in zip(plans, echoes)]
+    for step in zip_longest(*per_choice):
+        for plan, piece in zip(plans, step):
+            if piece is not None:
+                events.append((encode_event(dumps({**head, "choices": [{"index": plan.index, "text": piece, "logprobs": None, "finish_reason": None}]})), True))
+    for plan in plans:
+        events.append((encode_event(dumps({**head, "choices": [{"index": plan.index, "text": "", "logprobs": None, "finish_reason": plan.finish_reason}]})), False))
+    if include_usage:
+        events.append((encode_event(dumps({**head, "choices": [], "usage": usage(prompt_tokens, sum(p.completion_tokens for p in plans))})), False))
+    events.append((DONE_EVENT, False))
+    return events

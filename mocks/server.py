@@ -1,0 +1,49 @@
+"""Run the mock under uvicorn, in this process or in several worker processes.
+
+Worker processes cannot receive a Python object, so the chosen config travels in environment
+variables and each worker rebuilds the app with ``app_from_env`` (a uvicorn factory).
+"""
+
+import os
+
+import uvicorn
+
+from aigw.mocks.app import MockApp
+from aigw.mocks.config import MockConfig, load_config
+
+ENV_CONFIG = "AIGW_MOCK_CONFIG"
+ENV_SEED = "AIGW_MOCK_SEED"
+ENV_LATENCY = "AIGW_MOCK_LATENCY"
+
+
+def resolve_config(path: str | None, seed: int | None, latency: str | None) -> MockConfig:
+    """The config file (or embedded default) with command-line overrides applied and re-validated."""
+    config = load_config(path)
+    updates = {}
+    if seed is not None:
+        updates["seed"] = seed
+    if latency is not None:
+        updates["latency"] = latency
+    if updates:
+        config = MockConfig.model_validate({**config.model_dump(), **updates})
+    return config
+
+
+def app_from_env() -> MockApp:
+    seed = os.environ.get(ENV_SEED)
+    return MockApp(resolve_config(os.environ.get(ENV_CONFIG) or None, int(seed) if seed else None,
+                                  os.environ.get(ENV_LATENCY) or None))
+
+
+def serve(host: str, port: int, config_path: str | None, seed: int | None, latency: str | None,
+          workers: int = 1, log_level: str = "warning", access_log: bool = False) -> None:
+    config = resolve_config(config_path, seed, latency)  # fail fast, before forking workers
+    options = dict(host=host, port=port, log_level=log_level, access_log=access_log, loop="uvloop",
+                   http="httptools", lifespan="on", timeout_keep_alive=30)
+    if workers > 1:
+        os.environ[ENV_CONFIG] = os.path.abspath(config_path) if config_path else ""
+        os.environ[ENV_SEED] = "" if seed is None else str(seed)
+        os.environ[ENV_LATENCY] = latency or ""
+        uvicorn.run("aigw.mocks.server:app_from_env", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(MockApp(config), **options)

@@ -1,0 +1,39 @@
+"""Identifiers of the forms the real services use.
+
+Request ids are random (uuid4, as Azure's apim-request-id is); completion ids are drawn from the
+caller's random source so a seeded mock repeats them exactly.
+"""
+
+import os
+import random
+import string
+import uuid
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def request_id() -> str:
+    """A fresh uuid4 string; os.urandom keeps it cheap on the hot path."""
+    return str(uuid.UUID(bytes=os.urandom(16), version=4))
+
+
+def random_token(rng: random.Random, length: int = 29) -> str:
+    """Alphanumeric suffix like OpenAI's (``chatcmpl-`` ids carry 29 such characters)."""
+    return "".join(rng.choices(_ID_ALPHABET, k=length))
+
+
+def chat_completion_id(rng: random.Random) -> str:
+    return "chatcmpl-" + random_token(rng)
+
+
+def completion_id(rng: random.Random) -> str:
+    return "cmpl-" + random_token(rng)
+
+
+def tool_call_id(rng: random.Random) -> str:
+    return "call_" + random_token(rng, 24)
+
+
+def system_fingerprint(seed: int) -> str:
+    """Stable per backend seed, as a real fingerprint is stable per backend configuration."""
+    return "fp_" + format(seed & 0xFFFFFFFFFF, "010x")
