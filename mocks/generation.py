@@ -18,12 +18,16 @@ from aigw.mocks import schema_data, textgen
 from aigw.protocol import ids
 from aigw.protocol.tokens import count_text
 
-_STREAM_FIELDS = ("stream", "stream_options")
+# Fields that change how an answer is delivered or cut, not what the model "samples": excluding them
+# makes the streamed answer equal the JSON one, a max_tokens answer a prefix of the uncut one, and
+# choice 0 of n=3 the same as the only choice of n=1 — as with a seeded real model.
+_DELIVERY_FIELDS = frozenset({"stream", "stream_options", "max_tokens", "max_completion_tokens", "stop", "n", "user",
+                              "logprobs", "top_logprobs", "metadata", "store", "echo", "best_of", "encoding_format"})
 
 
 def request_seed(seed: int, deployment: str, body: dict[str, Any]) -> int:
-    """A 64-bit seed for this request; streaming flags excluded so both forms agree."""
-    stable = {k: v for k, v in body.items() if k not in _STREAM_FIELDS}
+    """A 64-bit seed for this request, from the fields that decide what is said."""
+    stable = {k: v for k, v in body.items() if k not in _DELIVERY_FIELDS}
     digest = hashlib.blake2b(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS), digest_size=8, key=f"{seed}:{deployment}".encode()[:64])
     return int.from_bytes(digest.digest(), "big")
 
@@ -60,9 +64,11 @@ def completion_cap(body: dict[str, Any]) -> int | None:
 
 def _text_pieces(rng: random.Random, model: str, cap: int | None, stop: Any) -> tuple[list[str], str, int]:
     natural = textgen.natural_length(rng)
-    n = natural if cap is None else min(natural, cap)
-    pieces = textgen.generate_pieces(rng, n, model)
-    finish = "length" if cap is not None and natural > cap else "stop"
+    pieces = textgen.generate_pieces(rng, natural, model)
+    finish = "stop"
+    if cap is not None and natural > cap:
+        pieces, finish = pieces[:cap], "length"  # a prefix of the uncut answer, as a real model's
+    n = len(pieces)
     if stop:
         text, hit = textgen.apply_stop("".join(pieces), stop)
         if hit:

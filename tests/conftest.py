@@ -1,0 +1,55 @@
+"""Shared fixtures: a real mock server over HTTP on a free port, and the path to ../shared."""
+
+import contextlib
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from aigw.mocks.app import MockApp
+from aigw.mocks.config import MockConfig, default_config
+from aigw.mocks.selftest import _free_port, start_in_thread
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+ADMIN = {"authorization": "Bearer mock-admin"}
+
+
+def shared_dir() -> Path:
+    """../shared beside the clone; tests that need it skip, saying why, where it is absent."""
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent (it exists beside the clone in development and CI only)")
+    return SHARED
+
+
+def mock_config(**overrides: Any) -> MockConfig:
+    """The embedded default with ``latency: off`` and the given top-level overrides."""
+    data = default_config().model_dump()
+    data["latency"] = "off"
+    data.update(overrides)
+    return MockConfig.model_validate(data)
+
+
+@contextlib.contextmanager
+def running_mock(config: MockConfig | None = None) -> Iterator[tuple[str, MockApp]]:
+    app = MockApp(config or mock_config())
+    port = _free_port()
+    server = start_in_thread(app, port)
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+
+
+@pytest.fixture(scope="session")
+def mock_server() -> Iterator[str]:
+    """One shared mock (latency off, default deployments) for tests that do not change its state."""
+    with running_mock() as (url, _):
+        yield url
+
+
+@pytest.fixture
+def fresh_mock() -> Iterator[tuple[str, MockApp]]:
+    """A mock of its own for tests that change state (faults, clock, counters)."""
+    with running_mock() as started:
+        yield started
