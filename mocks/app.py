@@ -29,7 +29,8 @@ from aigw.mocks.asgi import (
 )
 from aigw.mocks.config import MockConfig
 from aigw.mocks.faults import NO_FAULT, FaultPlan
-from aigw.mocks.generation import request_seed
+from aigw.mocks.answers import Answer, AnswerCache, make_answer
+from aigw.mocks.generation import seed_of
 from aigw.mocks.state import DeploymentState, MockState
 from aigw.mocks.streaming import stream_events
 from aigw.protocol import errors
@@ -56,6 +57,7 @@ class MockApp:
         self.config = config
         self.state = MockState(config)
         self.admin = admin.build(self.state)
+        self.answers = AnswerCache()
         self._open_auth = config.auth.mode == "open"
         self._keys = {k.encode() for k in config.auth.keys}
         self._bearers = {b"Bearer " + k.encode() for k in config.auth.keys}
@@ -95,14 +97,34 @@ class MockApp:
         self._check_auth(scope, route.style)
         if route.operation in ("models", "model"):
             return await self._models(route, send, extra)
-        body = await self._read_json(scope, receive)
+        raw = await self._read_raw(scope, receive)
+        key = (route.operation, route.style, route.deployment, raw)
+        answer = self.answers.get(key)
+        if answer is None:
+            answer = self._new_answer(route, raw)
+            self.answers.put(key, answer)
+        await self._answer(answer, scope, receive, send, extra)
+
+    def _new_answer(self, route: routing.Route, raw: bytes) -> Answer:
+        """Parse, validate and route a body seen for the first time (see ``answers``)."""
+        body = _parse_json(raw)
         operation = route.operation
         issues = check(SCHEMAS[operation], body)
         if issues:
             first = issues[0]
             raise Refusal(400, errors.invalid_request(first.message, first.param, first.code))
-        deployment = self._deployment(route, body)
-        await self._answer(operation, route, deployment, body, scope, receive, send, extra)
+        deployment = self._deployment(route, body).deployment
+        if operation not in deployment.operations:
+            raise Refusal(400, errors.error_body(
+                f"The {operation} operation does not work with the specified model, {deployment.model}. Please choose "
+                "different model and try again. You can learn more about which models can be used with each operation "
+                "here: https://go.microsoft.com/fwlink/?linkid=2197993.", code="OperationNotSupported"))
+        if operation == "embeddings":
+            problem = operations.embeddings_error(body, deployment)
+            if problem:
+                raise Refusal(400, problem)
+        return make_answer(operation, body, deployment, route.style != routing.OPENAI, self.config.seed,
+                           self.config.default_max_tokens_estimate)
 
     def _check_api_version(self, scope: dict) -> None:
         query = parse_qs(scope["query_string"].decode("latin-1"))
@@ -127,7 +149,7 @@ class MockApp:
             body = errors.azure_status_error(401, errors.AZURE_ACCESS_DENIED)
         raise Refusal(401, body, [(b"www-authenticate", b'Bearer realm="aigw-mock"')])
 
-    async def _read_json(self, scope: dict, receive: Callable) -> dict[str, Any]:
+    async def _read_raw(self, scope: dict, receive: Callable) -> bytes:
         content_type = header_value(scope, b"content-type") or b""
         media = content_type.split(b";", 1)[0].strip().lower()
         if media != b"application/json" and not media.endswith(b"+json"):
@@ -136,20 +158,12 @@ class MockApp:
                                                  code="415", type=errors.INVALID_REQUEST))
         declared = header_value(scope, b"content-length")
         try:
-            raw = await read_body(receive, self.config.max_body_bytes, int(declared) if declared else None)
+            return await read_body(receive, self.config.max_body_bytes, int(declared) if declared else None)
         except BodyTooLarge:
             raise Refusal(413, errors.error_body(f"Request body too large: the limit is {self.config.max_body_bytes} bytes.",
                                                  code="413", type=errors.INVALID_REQUEST)) from None
         except ValueError:
             raise Refusal(400, errors.invalid_request("Invalid Content-Length header.")) from None
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise Refusal(400, errors.invalid_request(
-                f"We could not parse the JSON body of your request. ({exc}) The OpenAI API expects a JSON payload.")) from None
-        if not isinstance(body, dict):
-            raise Refusal(400, errors.invalid_request(f"The request body must be a JSON object, not {type(body).__name__}."))
-        return body
 
     def _deployment(self, route: routing.Route, body: dict[str, Any]) -> DeploymentState:
         if route.style == routing.OPENAI:
@@ -168,32 +182,23 @@ class MockApp:
                 "5 minutes, please wait a moment and try again.", code="DeploymentNotFound"))
         return state
 
-    async def _answer(self, operation, route, state: DeploymentState, body, scope, receive, send, extra) -> None:
-        deployment = state.deployment
+    async def _answer(self, answer: Answer, scope, receive, send, extra) -> None:
+        """The per-request part: counters, faults, rate limits, filter verdict, timing and sending."""
+        deployment = answer.deployment
+        state = self.state.deployments[deployment.name]
         counters = state.counters
         extra[2] = (b"x-ms-region", state.region.encode())  # common_headers: [apim id, request id, region]
-        if operation not in deployment.operations:
-            raise Refusal(400, errors.error_body(
-                f"The {operation} operation does not work with the specified model, {deployment.model}. Please choose "
-                "different model and try again. You can learn more about which models can be used with each operation "
-                "here: https://go.microsoft.com/fwlink/?linkid=2197993.", code="OperationNotSupported"))
-        if operation == "embeddings":
-            problem = operations.embeddings_error(body, deployment)
-            if problem:
-                raise Refusal(400, problem)
         counters.requests += 1
         plan = state.faults.plan()
         if plan is not NO_FAULT:
             counters.faults[plan.label] += 1
             await self._apply_faults(plan, state, receive, send)
-        azure = route.style != routing.OPENAI
-        prepared = operations.prepare(operation, body, self.config.default_max_tokens_estimate, azure)
-        now = self.state.clock.monotonic()
-        decision = state.limiter.admit(prepared.estimate, now)
+        decision = state.limiter.admit(answer.prepared.estimate, self.state.clock.monotonic())
         if not decision.admitted:
             counters.rate_limited += 1
             counters.errors[429] += 1
-            raise Refusal(429, errors.rate_limited(OPERATION_NAMES[operation], _api_version(scope), int(decision.retry_after_header), decision.kind), [
+            message = errors.rate_limited(OPERATION_NAMES[answer.operation], _api_version(scope), int(decision.retry_after_header), decision.kind)
+            raise Refusal(429, message, [
                 (b"retry-after", decision.retry_after_header.encode()),
                 (b"retry-after-ms", decision.retry_after_ms_header.encode()),
                 (b"x-ratelimit-remaining-requests", str(decision.remaining_requests).encode()),
@@ -205,31 +210,25 @@ class MockApp:
             (b"x-ratelimit-limit-requests", str(state.limiter.requests.limit).encode()),
             (b"x-ratelimit-limit-tokens", str(state.limiter.tokens.limit).encode()),
         ]
-        if prepared.refusal is not None:
+        if answer.prepared.refusal is not None:
             counters.errors[400] += 1
-            raise Refusal(400, prepared.refusal)
-        seed = request_seed(self.config.seed, deployment.name, body)
-        created = int(self.state.clock.wall())
+            raise Refusal(400, answer.prepared.refusal)
+        payload = answer.render(int(self.state.clock.wall()))
+        counters.prompt_tokens += answer.prompt_tokens
+        counters.completion_tokens += answer.completion_tokens
         profile = self.config.profile(deployment)
-        timing = random.Random(seed ^ 0x7111)
-        if operation == "embeddings":
-            payload, prompt_tokens = operations.embeddings(body, deployment)
-            counters.prompt_tokens += prompt_tokens
-            if profile is not None:
-                await sleep_unless_disconnected(receive, timing.uniform(profile.embeddings_ms.min, profile.embeddings_ms.max) / 1000)
-            return await self._finish_json(send, payload, plan, extra, counters)
-        handler = operations.chat if operation == "chat" else operations.completions
-        result, prompt_tokens, completion_tokens = handler(body, deployment, seed, created, azure, prepared)
-        counters.prompt_tokens += prompt_tokens
-        counters.completion_tokens += completion_tokens
-        if body.get("stream"):
+        timing = random.Random(seed_of(answer.digest) ^ 0x7111) if profile is not None else None
+        if answer.stream:
             counters.succeeded += 1
-            return await stream_events(send, receive, result, extra, profile, timing, plan)
+            return await stream_events(send, receive, payload, extra, profile, timing, plan)
         if profile is not None:
-            total_ms = timing.uniform(profile.ttft_ms.min, profile.ttft_ms.max)
-            total_ms += completion_tokens * timing.uniform(profile.inter_token_ms.min, profile.inter_token_ms.max)
+            if answer.operation == "embeddings":
+                total_ms = timing.uniform(profile.embeddings_ms.min, profile.embeddings_ms.max)
+            else:
+                total_ms = timing.uniform(profile.ttft_ms.min, profile.ttft_ms.max)
+                total_ms += answer.completion_tokens * timing.uniform(profile.inter_token_ms.min, profile.inter_token_ms.max)
             await sleep_unless_disconnected(receive, total_ms / 1000)
-        await self._finish_json(send, orjson.dumps(result), plan, extra, counters)
+        await self._finish_json(send, payload, plan, extra, counters)
 
     async def _finish_json(self, send, payload: bytes, plan: FaultPlan, extra, counters) -> None:
         if plan.malformed_body:
@@ -260,6 +259,17 @@ class MockApp:
                                                      type=errors.INVALID_REQUEST, param="model"))
             return await send_json(send, 200, operations.model_entry(found.deployment, created), extra)
         await send_json(send, 200, operations.models(deployments, created), extra)
+
+
+def _parse_json(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Refusal(400, errors.invalid_request(
+            f"We could not parse the JSON body of your request. ({exc}) The OpenAI API expects a JSON payload.")) from None
+    if not isinstance(body, dict):
+        raise Refusal(400, errors.invalid_request(f"The request body must be a JSON object, not {type(body).__name__}."))
+    return body
 
 
 def _injected_error(status: int, state: DeploymentState) -> Refusal:

@@ -25,11 +25,15 @@ _DELIVERY_FIELDS = frozenset({"stream", "stream_options", "max_tokens", "max_com
                               "logprobs", "top_logprobs", "metadata", "store", "echo", "best_of", "encoding_format"})
 
 
-def request_seed(seed: int, deployment: str, body: dict[str, Any]) -> int:
-    """A 64-bit seed for this request, from the fields that decide what is said."""
+def request_digest(seed: int, deployment: str, body: dict[str, Any]) -> bytes:
+    """24 bytes that identify what this request asks for: the seed of its answer and its id."""
     stable = {k: v for k, v in body.items() if k not in _DELIVERY_FIELDS}
-    digest = hashlib.blake2b(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS), digest_size=8, key=f"{seed}:{deployment}".encode()[:64])
-    return int.from_bytes(digest.digest(), "big")
+    key = f"{seed}:{deployment}".encode()[:64]
+    return hashlib.blake2b(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS), digest_size=24, key=key).digest()
+
+
+def seed_of(digest: bytes) -> int:
+    return int.from_bytes(digest[:8], "big")
 
 
 @dataclass
@@ -64,10 +68,9 @@ def completion_cap(body: dict[str, Any]) -> int | None:
 
 def _text_pieces(rng: random.Random, model: str, cap: int | None, stop: Any) -> tuple[list[str], str, int]:
     natural = textgen.natural_length(rng)
-    pieces = textgen.generate_pieces(rng, natural, model)
-    finish = "stop"
-    if cap is not None and natural > cap:
-        pieces, finish = pieces[:cap], "length"  # a prefix of the uncut answer, as a real model's
+    # A capped answer is a prefix of the uncut one, as a seeded real model's would be.
+    pieces = textgen.generate_pieces(rng, natural, model, limit=cap)
+    finish = "length" if cap is not None and natural > cap else "stop"
     n = len(pieces)
     if stop:
         text, hit = textgen.apply_stop("".join(pieces), stop)

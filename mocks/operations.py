@@ -7,7 +7,7 @@ the ASGI layer (``app``) decides timing and framing.
 from dataclasses import dataclass
 from typing import Any
 
-import random
+import functools
 import zlib
 
 import orjson
@@ -74,22 +74,28 @@ def response_model(deployment: Deployment) -> str:
     return deployment.model
 
 
-def _meta(kind: str, deployment: Deployment, seed: int, created: int, azure: bool, prepared: Prepared, body: dict[str, Any]) -> render.Meta:
-    rng = random.Random(seed ^ 0x5EED)
-    rid = ids.chat_completion_id(rng) if kind == "chat" else ids.completion_id(rng)
-    top = body.get("top_logprobs") or 0
-    if kind == "completions":
-        top = body.get("logprobs") or 0
-    fingerprint = ids.system_fingerprint(zlib.crc32(f"{deployment.name}:{deployment.model_version}".encode()))
-    return render.Meta(rid, created, response_model(deployment), fingerprint, azure,
-                       prepared.prompt_filter, top, seed)
+def _meta(kind: str, deployment: Deployment, digest: bytes, created: int, azure: bool, prepared: Prepared, body: dict[str, Any]) -> render.Meta:
+    rid = ("chatcmpl-" if kind == "chat" else "cmpl-") + ids.token_from_bytes(digest)
+    top = (body.get("logprobs") or 0) if kind == "completions" else (body.get("top_logprobs") or 0)
+    return render.Meta(rid, created, response_model(deployment), _fingerprint(deployment), azure,
+                       prepared.prompt_filter, top, generation.seed_of(digest))
 
 
-def chat(body: dict[str, Any], deployment: Deployment, seed: int, created: int, azure: bool, prepared: Prepared):
+@functools.lru_cache(maxsize=256)
+def _fingerprint_of(name: str, version: str) -> str:
+    return ids.system_fingerprint(zlib.crc32(f"{name}:{version}".encode()))
+
+
+def _fingerprint(deployment: Deployment) -> str:
+    """Stable per deployment and model version, as a real backend configuration's is."""
+    return _fingerprint_of(deployment.name, deployment.model_version)
+
+
+def chat(body: dict[str, Any], deployment: Deployment, digest: bytes, created: int, azure: bool, prepared: Prepared):
     model = deployment.model
     prompt_tokens = count_chat_prompt(body["messages"], model, body.get("tools"))
-    plans = generation.plan_chat(body, model, seed)
-    meta = _meta("chat", deployment, seed, created, azure, prepared, body)
+    plans = generation.plan_chat(body, model, generation.seed_of(digest))
+    meta = _meta("chat", deployment, digest, created, azure, prepared, body)
     completion_tokens = sum(p.completion_tokens for p in plans)
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -97,7 +103,7 @@ def chat(body: dict[str, Any], deployment: Deployment, seed: int, created: int, 
     return render.chat_json(plans, meta, prompt_tokens), prompt_tokens, completion_tokens
 
 
-def completions(body: dict[str, Any], deployment: Deployment, seed: int, created: int, azure: bool, prepared: Prepared):
+def completions(body: dict[str, Any], deployment: Deployment, digest: bytes, created: int, azure: bool, prepared: Prepared):
     model = deployment.model
     prompt = body["prompt"]
     prompts = prompt if isinstance(prompt, list) and prompt and not isinstance(prompt[0], int) else [prompt]
@@ -107,10 +113,10 @@ def completions(body: dict[str, Any], deployment: Deployment, seed: int, created
     for p_index, single in enumerate(prompts):
         echo_text = (single if isinstance(single, str) else encoding.decode(single)) if body.get("echo") else ""
         for i in range(n):
-            plans.append(generation.plan_completion(echo_text, body, model, seed, p_index * n + i))
+            plans.append(generation.plan_completion(echo_text, body, model, generation.seed_of(digest), p_index * n + i))
             echoes.append(echo_text)
     prompt_tokens = count_prompt(prompt, model)
-    meta = _meta("completions", deployment, seed, created, azure, prepared, body)
+    meta = _meta("completions", deployment, digest, created, azure, prepared, body)
     completion_tokens = sum(p.completion_tokens for p in plans)
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))

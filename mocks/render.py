@@ -87,50 +87,68 @@ def chat_json(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int) -> dict[s
     return body
 
 
+def _chunk_framer(object_name: str, meta: Meta, include_usage: bool):
+    """Frame chunks by splicing pre-serialised bytes: the head (id, created, model, ...) is the same in
+    every chunk of a stream, so it is encoded once instead of once per token."""
+    head = (b'data: {"id":' + dumps(meta.id) + b',"object":"' + object_name.encode() + b'","created":'
+            + str(meta.created).encode() + b',"model":' + dumps(meta.model) + b',"system_fingerprint":'
+            + dumps(meta.system_fingerprint) + (b',"usage":null' if include_usage else b"") + b',"choices":[')
+
+    def frame(choice: bytes) -> bytes:
+        return head + choice + b"]}\n\n"
+
+    return frame
+
+
 def chat_stream(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int, include_usage: bool) -> list[tuple[bytes, bool]]:
+    frame = _chunk_framer("chat.completion.chunk", meta, include_usage)
     head = {"id": meta.id, "object": "chat.completion.chunk", "created": meta.created, "model": meta.model,
             "system_fingerprint": meta.system_fingerprint}
-    if include_usage:
-        head["usage"] = None
-
-    def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
-        return encode_event(dumps({**head, "choices": choices, **extra}))
-
     events: list[tuple[bytes, bool]] = []
     if meta.azure:
         # Azure's first chunk: no choices, the prompt's filter results (facts file §1). Azure leaves
         # id/object/model empty there; we fill them so the chunk also meets the official chunk schema.
-        events.append((chunk([], prompt_filter_results=[{"prompt_index": 0, "content_filter_results": meta.prompt_filter}]), False))
+        first = {**head, **({"usage": None} if include_usage else {}), "choices": [],
+                 "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": meta.prompt_filter}]}
+        events.append((encode_event(dumps(first)), False))
     per_choice = [_choice_deltas(plan, meta) for plan in plans]
     for step in zip_longest(*per_choice):
         for delta_choice in step:
             if delta_choice is not None:
-                events.append((chunk([delta_choice]), True))
+                events.append((frame(delta_choice), True))
     for plan in plans:
-        finish = {"index": plan.index, "delta": {}, "logprobs": None, "finish_reason": plan.finish_reason}
-        events.append((chunk([finish]), False))
+        events.append((frame(b'{"index":%d,"delta":{},"logprobs":null,"finish_reason":"%s"}' % (plan.index, plan.finish_reason.encode())), False))
     if include_usage:
-        events.append((chunk([], usage=usage(prompt_tokens, sum(p.completion_tokens for p in plans))), False))
+        body = {**head, "choices": [], "usage": usage(prompt_tokens, sum(p.completion_tokens for p in plans))}
+        events.append((encode_event(dumps(body)), False))
     events.append((DONE_EVENT, False))
     return events
 
 
-def _choice_deltas(plan: ChoicePlan, meta: Meta) -> list[dict[str, Any]]:
-    """The per-token delta choices of one plan: role first, then content or tool-call arguments."""
-    base = {"index": plan.index, "logprobs": None, "finish_reason": None}
-    safe = {"content_filter_results": content_filter.SAFE_COMPLETION} if meta.azure else {}
+_SAFE_SUFFIX = b',"content_filter_results":' + dumps(content_filter.SAFE_COMPLETION)
+
+
+def _choice_deltas(plan: ChoicePlan, meta: Meta) -> list[bytes]:
+    """The serialised per-token delta choices of one plan: role first, then content or tool-call arguments."""
+    index = plan.index
     if plan.tool_calls:
         call = plan.tool_calls[0]
-        out = [{**base, "delta": {"role": "assistant", "content": None, "refusal": None, "tool_calls": [
-            {"index": 0, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}]}}]
-        out += [{**base, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": p}}]}} for p in call.arguments_pieces]
+        first = {"index": index, "delta": {"role": "assistant", "content": None, "refusal": None, "tool_calls": [
+            {"index": 0, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}]},
+            "logprobs": None, "finish_reason": None}
+        return [dumps(first)] + [
+            b'{"index":%d,"delta":{"tool_calls":[{"index":0,"function":{"arguments":%s}}]},"logprobs":null,"finish_reason":null}'
+            % (index, dumps(p)) for p in call.arguments_pieces
+        ]
+    out = [b'{"index":%d,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}' % index]
+    safe = _SAFE_SUFFIX if meta.azure else b""
+    if plan.logprobs is None:
+        template = b'{"index":%d,"delta":{"content":%s},"logprobs":null,"finish_reason":null%s}'
+        out += [template % (index, dumps(piece), safe) for piece in plan.pieces]
         return out
-    out = [{**base, "delta": {"role": "assistant", "content": "", "refusal": None}}]
     for i, piece in enumerate(plan.pieces):
-        entry = {**base, "delta": {"content": piece}, **safe}
-        if plan.logprobs is not None:
-            entry["logprobs"] = {"content": [token_logprob_entry(piece, plan.logprobs[i], meta.top_logprobs, meta.seed + i)], "refusal": None}
-        out.append(entry)
+        logprobs = {"content": [token_logprob_entry(piece, plan.logprobs[i], meta.top_logprobs, meta.seed + i)], "refusal": None}
+        out.append(b'{"index":%d,"delta":{"content":%s},"logprobs":%s,"finish_reason":null%s}' % (index, dumps(piece), dumps(logprobs), safe))
     return out
 
 

@@ -203,7 +203,7 @@ def _sentence(out: list[str], words: int, vocab: Vocabulary, rnd) -> None:
         remaining -= size
 
 
-def generate_pieces(rng: random.Random, n_tokens: int, model: str) -> list[str]:
+def generate_pieces(rng: random.Random, n_tokens: int, model: str, limit: int | None = None) -> list[str]:
     """``n_tokens`` strings, each exactly one token for ``model``, that concatenate into prose.
 
     The streaming path sends these directly as deltas (one per token, no re-encoding). Sentences are
@@ -216,7 +216,7 @@ def generate_pieces(rng: random.Random, n_tokens: int, model: str) -> list[str]:
     rnd = rng.random
     pieces: list[str] = []
     remaining = n_tokens
-    while remaining:
+    while remaining and (limit is None or len(pieces) < limit):
         if remaining <= _MAX_SENTENCE:
             length = remaining
         else:
@@ -229,6 +229,8 @@ def generate_pieces(rng: random.Random, n_tokens: int, model: str) -> list[str]:
             _sentence(pieces, length - 1, vocab, rnd)
             pieces.append(_SENTENCE_END)
         remaining -= length
+    if limit is not None:
+        del pieces[limit:]
     if pieces:
         pieces[0] = pieces[0][1:]  # the text starts without a space; openers are one token either way
     return pieces

@@ -4,12 +4,14 @@ Request ids are random (uuid4, as Azure's apim-request-id is); completion ids ar
 caller's random source so a seeded mock repeats them exactly.
 """
 
+import base64
 import os
 import random
 import string
 import uuid
 
 _ID_ALPHABET = string.ascii_letters + string.digits
+_BASE64_TO_ALNUM = bytes.maketrans(b"+/=", b"xyz")
 
 
 def request_id() -> str:
@@ -20,6 +22,13 @@ def request_id() -> str:
 def random_token(rng: random.Random, length: int = 29) -> str:
     """Alphanumeric suffix like OpenAI's (``chatcmpl-`` ids carry 29 such characters)."""
     return "".join(rng.choices(_ID_ALPHABET, k=length))
+
+
+def token_from_bytes(digest: bytes, length: int = 29) -> str:
+    """An alphanumeric token from digest bytes: the cheap way to give a seeded answer a stable id."""
+    if len(digest) * 4 // 3 < length:
+        raise ValueError(f"{len(digest)} bytes cannot make a {length}-character token")
+    return base64.b64encode(digest).translate(_BASE64_TO_ALNUM)[:length].decode()
 
 
 def chat_completion_id(rng: random.Random) -> str:

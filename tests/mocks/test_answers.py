@@ -235,3 +235,17 @@ def test_models_listing(mock_server):
     assert listing["object"] == "list" and "gpt-4o" in {m["id"] for m in listing["data"]}
     assert requests.get(mock_server + "/v1/models/gpt-4o").json()["id"] == "gpt-4o"
     assert requests.get(mock_server + "/v1/models/nope").status_code == 404
+
+
+def test_memoised_answers_still_get_a_fresh_created_and_request_id(fresh_mock):
+    url, app = fresh_mock
+    body = {"messages": [{"role": "user", "content": "memo"}], "max_tokens": 5}
+    first = chat(url, body)
+    requests.post(url + "/_mock/clock/advance", json={"seconds": 5}, headers={"authorization": "Bearer mock-admin"})
+    second = chat(url, body)
+    assert len(app.answers) >= 1
+    assert second.json()["created"] - first.json()["created"] >= 5
+    assert second.json()["choices"] == first.json()["choices"]
+    assert first.headers["apim-request-id"] != second.headers["apim-request-id"]
+    counters = requests.get(url + "/_mock/counters", headers={"authorization": "Bearer mock-admin"}).json()
+    assert counters["deployments"]["gpt-4o"]["completion_tokens"] == 2 * first.json()["usage"]["completion_tokens"]

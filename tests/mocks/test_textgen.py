@@ -138,3 +138,11 @@ def test_deltas_always_reassemble_the_text(text: str, model: str) -> None:
     assert "".join(deltas) == text
     assert all(deltas)
     assert len(deltas) <= len(encoding_for_model(model).encode_ordinary(text))
+
+
+@given(seed=st.integers(0, 2**32), n=st.integers(0, 300), limit=st.integers(0, 320), model=st.sampled_from(["gpt-4o", "gpt-4"]))
+@settings(max_examples=200, deadline=None)
+def test_limited_generation_is_a_prefix_of_the_full_text(seed, n, limit, model):
+    full = textgen.generate_pieces(random.Random(seed), n, model)
+    cut = textgen.generate_pieces(random.Random(seed), n, model, limit=limit)
+    assert cut == full[:limit]

@@ -1,0 +1,85 @@
+"""Answers memoised by request bytes: the mock's answer is a pure function of what was asked.
+
+Given the config, a request's route and body bytes decide everything expensive — parsing, schema
+validation, token counts, the generated choices and their serialised form. Load tests repeat
+requests a lot, so that work is done once per distinct request and kept in a bounded FIFO table.
+Everything that must differ per request is *not* memoised: request ids, rate limits, counters,
+faults, and ``created`` (the rendered bytes are rebuilt when the clock's second changes).
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from aigw.mocks import operations
+from aigw.mocks.config import Deployment
+from aigw.mocks.generation import request_digest
+
+MAX_ENTRIES = 4096
+MAX_BODY_BYTES = 16 * 1024  # larger bodies are answered but not kept
+
+
+@dataclass
+class Answer:
+    operation: str
+    body: dict[str, Any]
+    deployment: Deployment
+    azure: bool
+    prepared: operations.Prepared
+    digest: bytes
+    stream: bool
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    _rendered_at: int | None = field(default=None, repr=False)
+    _rendered: Any = field(default=None, repr=False)
+
+    def render(self, created: int) -> Any:
+        """The response: JSON bytes, or a list of ``(event, paced)`` for a stream."""
+        if self._rendered_at == created or (self._rendered is not None and self.operation == "embeddings"):
+            return self._rendered
+        if self.operation == "embeddings":
+            payload, self.prompt_tokens = operations.embeddings(self.body, self.deployment)
+        else:
+            handler = operations.chat if self.operation == "chat" else operations.completions
+            result, self.prompt_tokens, self.completion_tokens = handler(
+                self.body, self.deployment, self.digest, created, self.azure, self.prepared
+            )
+            payload = result if self.stream else orjson.dumps(result)
+        self._rendered_at, self._rendered = created, payload
+        return payload
+
+
+def make_answer(operation: str, body: dict[str, Any], deployment: Deployment, azure: bool, seed: int,
+                default_max_tokens: int) -> Answer:
+    return Answer(
+        operation=operation,
+        body=body,
+        deployment=deployment,
+        azure=azure,
+        prepared=operations.prepare(operation, body, default_max_tokens, azure),
+        digest=request_digest(seed, deployment.name, body),
+        stream=bool(body.get("stream")),
+    )
+
+
+class AnswerCache:
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[tuple, Answer] = {}
+
+    def get(self, key: tuple) -> Answer | None:
+        return self._entries.get(key)
+
+    def put(self, key: tuple, answer: Answer) -> None:
+        if len(key[-1]) > MAX_BODY_BYTES:
+            return
+        if len(self._entries) >= self.max_entries:
+            del self._entries[next(iter(self._entries))]  # first in, first out
+        self._entries[key] = answer
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
