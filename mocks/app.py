@@ -28,6 +28,7 @@ from aigw.mocks.asgi import (
     sleep_unless_disconnected,
 )
 from aigw.mocks.config import MockConfig
+from aigw.mocks.mounts import build_mounts, find_mount
 from aigw.mocks.faults import NO_FAULT, FaultPlan
 from aigw.mocks.answers import Answer, AnswerCache, make_answer
 from aigw.mocks.generation import seed_of
@@ -58,13 +59,17 @@ class MockApp:
         self.state = MockState(config)
         self.admin = admin.build(self.state)
         self.answers = AnswerCache()
+        self.mounts = build_mounts(config, self.state)
         self._open_auth = config.auth.mode == "open"
         self._keys = {k.encode() for k in config.auth.keys}
         self._bearers = {b"Bearer " + k.encode() for k in config.auth.keys}
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "http":
-            if scope["path"].startswith("/_mock"):
+            mounted = find_mount(self.mounts, scope["path"]) if self.mounts else None
+            if mounted is not None:
+                await mounted(scope, receive, send)
+            elif scope["path"].startswith("/_mock"):
                 await self.admin(scope, receive, send)
             else:
                 await self.handle(scope, receive, send)

@@ -1,0 +1,26 @@
+"""Protocol services mounted beside the model API: each is its own ASGI app under a path prefix.
+
+The mock serves more than Azure OpenAI — MCP servers, A2A agents, Azure AI Content Safety — in the
+same process, with the same config file, seed and admin token. Each service lives in its own
+module and contributes ``(prefix, app)`` pairs here; ``MockApp`` sends a request to the first
+mount whose prefix matches (exactly, or followed by ``/`` or ``:``), before the model routes.
+"""
+
+from typing import Any, Callable
+
+from aigw.mocks.config import MockConfig
+from aigw.mocks.state import MockState
+
+ASGIApp = Callable[..., Any]
+
+
+def build_mounts(config: MockConfig, state: MockState) -> list[tuple[str, ASGIApp]]:
+    mounts: list[tuple[str, ASGIApp]] = []
+    return mounts
+
+
+def find_mount(mounts: list[tuple[str, ASGIApp]], path: str) -> ASGIApp | None:
+    for prefix, app in mounts:
+        if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] in "/:"):
+            return app
+    return None
