@@ -15,9 +15,9 @@ fi
 .venv/bin/python -m pip install --quiet -e '.[test]'
 
 # Spectral (the seed's OpenAPI lint rules) runs on Node; installed once into the tools cache.
-if command -v npm >/dev/null 2>&1 && [ ! -x "$TOOLS/node_modules/.bin/spectral" ]; then
-  mkdir -p "$TOOLS"
-  npm install --silent --no-audit --no-fund --prefix "$TOOLS" @stoplight/spectral-cli >/dev/null
+if command -v npm >/dev/null 2>&1 && [ ! -x "$TOOLS/spectral/node_modules/.bin/spectral" ]; then
+  mkdir -p "$TOOLS/spectral"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS/spectral" @stoplight/spectral-cli@6 >/dev/null
 fi
 
 mkdir -p reports/tests
