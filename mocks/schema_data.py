@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import jsonschema
 import orjson
 
 from aigw.mocks.textgen import COMMON_WORDS
@@ -63,8 +64,33 @@ class SchemaGenerationError(ValueError):
 
 
 def instance_for_schema(schema: Any, rng: random.Random) -> Any:
-    """A JSON-compatible value valid against ``schema``, chosen deterministically by ``rng``."""
-    return _Generator(schema, rng).generate(schema, 0)
+    """A JSON-compatible value valid against ``schema``, chosen deterministically by ``rng``.
+
+    Schemas come from request bodies, so anything wrong with one — a malformed keyword, a dangling
+    ``$ref``, runaway recursion — surfaces as SchemaGenerationError for a clean 400, never a crash.
+    """
+    try:
+        return _Generator(schema, rng).generate(schema, 0)
+    except SchemaGenerationError:
+        raise
+    except RecursionError:
+        raise SchemaGenerationError("schema recursion is too deep to generate a value") from None
+    except Exception as exc:  # malformed keywords (TypeError, ...), referencing errors of dangling $refs
+        raise SchemaGenerationError(schema_fault(schema) or f"cannot generate a value for this schema: {type(exc).__name__}: {exc}") from None
+
+
+def schema_fault(schema: Any) -> str | None:
+    """Why ``schema`` is not a valid JSON Schema (2020-12, or draft-07 as tool schemas often are)."""
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+        return None
+    except jsonschema.SchemaError as exc:
+        try:
+            jsonschema.Draft7Validator.check_schema(schema)
+            return None
+        except jsonschema.SchemaError:
+            where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+            return f"invalid JSON Schema at {where}: {exc.message}"
 
 
 def json_object_text(rng: random.Random) -> str:

@@ -78,12 +78,62 @@ def check(name: str, instance: Any) -> list[SchemaIssue]:
     Fast path: a valid instance costs one ``is_valid`` call.
     """
     v = validator(name)
-    if v.is_valid(instance):
-        return []
-    issues = [_issue(error) for error in v.iter_errors(instance)]
+    try:
+        if v.is_valid(instance) and not _integral_floats(name, instance):
+            return []
+        issues = [_issue(error) for error in v.iter_errors(instance)]
+    except ValueError as exc:  # jsonschema-rs stops at ~255 levels of nesting
+        return [SchemaIssue(None, f"The request body is nested too deeply to process ({exc}).", "invalid_value")]
+    issues += [SchemaIssue(p, f"Invalid type for '{p}': expected an integer, but got a decimal number instead.", "invalid_type")
+               for p in _integral_floats(name, instance)]
     # An unknown top-level argument is what the real API reports first.
     issues.sort(key=lambda i: (i.unknown_argument is None, i.param is not None and "." in (i.param or ""), i.param or ""))
     return issues
+
+
+@functools.cache
+def integer_properties(name: str) -> frozenset[str]:
+    """Top-level properties of a schema typed integer (alone, nullable, or in an anyOf/oneOf branch).
+
+    JSON Schema counts 5.0 as an integer, but the real API rejects a decimal where it wants an
+    integer ("expected an integer, but got a decimal number instead"), and so must we.
+    """
+    names = set()
+    for prop, sub in (load_schema(name).get("properties") or {}).items():
+        sub = _deref(name, sub)
+        branches = [sub] + [_deref(name, b) for b in sub.get("anyOf", []) + sub.get("oneOf", [])]
+        for branch in branches:
+            kind = branch.get("type")
+            if kind == "integer" or (isinstance(kind, list) and "integer" in kind):
+                names.add(prop)
+    return frozenset(names)
+
+
+def _deref(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """Follow one local or sibling-file ``$ref`` (``common.json#/$defs/X``, ``#/$defs/X``)."""
+    ref = schema.get("$ref")
+    if not ref:
+        return schema
+    file, _, pointer = ref.partition("#")
+    target: Any = load_schema(file[: -len(".json")] if file else name)
+    for part in filter(None, pointer.split("/")):
+        target = target[part]
+    return _deref(file[: -len(".json")] if file else name, target)
+
+
+def _integral_floats(name: str, instance: Any) -> list[str]:
+    """Top-level integer fields given as decimals, and decimals inside token arrays (prompt/input)."""
+    if not isinstance(instance, dict):
+        return []
+    bad = [p for p in integer_properties(name) if isinstance(instance.get(p), float)]
+    for field in ("prompt", "input"):
+        value = instance.get(field)
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, float) or (isinstance(item, list) and any(isinstance(t, float) for t in item)):
+                    bad.append(f"{field}[{i}]")
+                    break
+    return bad
 
 
 def _issue(error: jsonschema_rs.ValidationError) -> SchemaIssue:
