@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from aigw.cli import mock_command
+from aigw.cli import gateway_command, mock_command
 
 DESCRIPTION = """\
 aigw — contract tests, a faithful mock backend and a reference gateway for the
@@ -11,11 +11,14 @@ Azure API Management AI gateway.
 
 commands:
   mock      run the mock Azure OpenAI / OpenAI-compatible backend
+  gateway   run the reference AI gateway (APIM AI-gateway policies)
+  up        run mock backends and the gateway together (the embedded default)
 
 examples:
   aigw mock                              # embedded default deployments on 127.0.0.1:8000
   aigw mock --selftest                   # start, send a few requests, report, exit
   aigw mock --port 9000 --latency off    # fastest answers, for load tests
+  aigw up                                # gateway on :8080 in front of three mock regions
   aigw mock --help                       # everything about the mock
 
 `aigw COMMAND --help` explains each command with examples.
@@ -27,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"aigw-suite {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     mock_command.register(commands)
+    gateway_command.register(commands)
     return parser
 
 

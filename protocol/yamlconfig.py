@@ -5,6 +5,8 @@ Shared by the mock's and the gateway's config loaders. A config mistake must rea
 YAML is composed into nodes first, and each pydantic error location is walked back to its node's line.
 """
 
+import os
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,7 +20,26 @@ class ConfigError(Exception):
     """A config file could not be used; ``str()`` is the message to show a person."""
 
 
-def load_model(model: type[Model], path: str | Path) -> Model:
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(text: str, source: str = "<config>") -> str:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` so secrets and ports can come from the environment."""
+
+    def substitute(match: re.Match) -> str:
+        name, default = match.group(1), match.group(2)
+        value = os.environ.get(name)
+        if value is None:
+            if default is None:
+                line = text.count("\n", 0, match.start()) + 1
+                raise ConfigError(f"{source}:{line}: environment variable {name} is not set (write ${{{name}:-default}} for a default)")
+            return default
+        return value
+
+    return _ENV.sub(substitute, text)
+
+
+def load_model(model: type[Model], path: str | Path, env: bool = False) -> Model:
     path = Path(path)
     try:
         text = path.read_text("utf-8")
@@ -26,7 +47,7 @@ def load_model(model: type[Model], path: str | Path) -> Model:
         raise ConfigError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
-    return parse_model(model, text, str(path))
+    return parse_model(model, expand_env(text, str(path)) if env else text, str(path))
 
 
 def parse_model(model: type[Model], text: str, source: str = "<config>") -> Model:

@@ -35,6 +35,15 @@ def wheel(tmp_path_factory) -> Path:
     return built
 
 
+def test_every_source_package_is_in_the_wheel(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    folders = {"specs", "protocol", "mocks", "gateway", "contract_tests", "load", "cli"}
+    for init in REPO.glob("*/**/__init__.py"):
+        relative = init.relative_to(REPO)
+        if relative.parts[0] in folders:
+            assert "aigw/" + relative.as_posix() in names, f"{relative} is missing from the wheel: list it in pyproject packages"
+
+
 def test_wheel_holds_only_the_aigw_namespace_and_the_contract(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {n.split("/")[0] for n in names if not n.startswith("aigw_suite-")}

@@ -1,0 +1,230 @@
+"""The gateway's configuration (``gateway.yaml``), validated with pydantic.
+
+Shapes follow API Management: APIs with a path prefix and a kind, products and subscriptions,
+backends (with ARM's camelCase ``circuitBreaker`` rules) and pools, and policy lists per scope
+(global → product → API → operation, like APIM's ``<base/>`` chain) using APIM's policy element and
+attribute names. Every error names file, line and field (``aigw.protocol.yamlconfig``).
+"""
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from aigw.gateway.durations import parse_duration
+from aigw.protocol.yamlconfig import load_model
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+ApiKind = Literal["azure-openai", "openai", "mcp", "a2a"]
+SECTIONS = ("inbound", "backend", "outbound", "on-error")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class PolicyEntry(BaseModel):
+    """One policy element: ``{policy-name: {attribute: value, ...}}`` in YAML."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    config: Any  # the policy's own validated PolicyConfig
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_mapping(cls, value: Any) -> Any:
+        from aigw.gateway.policies import registry
+
+        if isinstance(value, PolicyEntry):
+            return value
+        if isinstance(value, str):
+            value = {value: {}}
+        if not isinstance(value, dict) or len(value) != 1:
+            raise ValueError("a policy is a mapping with one key, the policy name, e.g. {llm-token-limit: {...}}")
+        (name, attributes), = value.items()
+        policy = registry.get(name)
+        if policy is None:
+            raise ValueError(f"unknown policy {name!r}; known: {', '.join(sorted(registry))}")
+        return {"name": name, "config": policy.Config.model_validate(attributes or {})}
+
+
+class Policies(Strict):
+    inbound: list[PolicyEntry] = Field(default_factory=list)
+    backend: list[PolicyEntry] = Field(default_factory=list)
+    outbound: list[PolicyEntry] = Field(default_factory=list)
+    on_error: list[PolicyEntry] = Field(default_factory=list, alias="on-error")
+
+    @model_validator(mode="after")
+    def _sections(self):
+        from aigw.gateway.policies import registry
+
+        for section in SECTIONS:
+            for entry in getattr(self, section.replace("-", "_")):
+                allowed = registry[entry.name].sections
+                if section not in allowed:
+                    raise ValueError(f"policy {entry.name!r} cannot be used in {section}; it belongs in {', '.join(sorted(allowed))}")
+        return self
+
+    def section(self, name: str) -> list[PolicyEntry]:
+        return getattr(self, name.replace("-", "_"))
+
+
+class StatusCodeRange(Strict):
+    min: int = Field(ge=100, le=599)
+    max: int = Field(ge=100, le=599)
+
+
+class FailureCondition(Strict):
+    count: int | None = Field(None, ge=1)
+    percentage: float | None = Field(None, gt=0, le=100)
+    interval: Seconds = 60.0
+    status_code_ranges: list[StatusCodeRange] = Field(default_factory=list, alias="statusCodeRanges")
+    error_reasons: list[str] = Field(default_factory=list, alias="errorReasons")
+
+    @model_validator(mode="after")
+    def _one_threshold(self):
+        if (self.count is None) == (self.percentage is None):
+            raise ValueError("failureCondition needs exactly one of count or percentage")
+        return self
+
+
+class BreakerRule(Strict):
+    name: str = "breaker"
+    failure_condition: FailureCondition = Field(alias="failureCondition")
+    trip_duration: Seconds = Field(60.0, alias="tripDuration")
+    accept_retry_after: bool = Field(False, alias="acceptRetryAfter")
+
+
+class CircuitBreaker(Strict):
+    rules: list[BreakerRule] = Field(min_length=1, max_length=1)
+
+
+class UpstreamAuth(Strict):
+    """A header set on every upstream request (e.g. the backend's ``api-key``)."""
+
+    header: str = Field(min_length=1)
+    value: str
+
+
+class PoolMember(Strict):
+    id: str
+    priority: int = Field(1, ge=1)
+    weight: int = Field(1, ge=1)
+
+
+class Pool(Strict):
+    services: list[PoolMember] = Field(min_length=1, max_length=30)
+
+
+class Backend(Strict):
+    id: str = Field(min_length=1)
+    url: str | None = None
+    pool: Pool | None = None
+    auth: UpstreamAuth | None = None
+    timeout: Seconds = 120.0
+    circuit_breaker: CircuitBreaker | None = Field(None, alias="circuitBreaker")
+
+    @model_validator(mode="after")
+    def _url_or_pool(self):
+        if (self.url is None) == (self.pool is None):
+            raise ValueError(f"backend {self.id!r} needs exactly one of url (a single backend) or pool")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"backend {self.id!r}: url must start with http:// or https://")
+        return self
+
+
+class Operation(Strict):
+    id: str
+    policies: Policies = Field(default_factory=Policies)
+
+
+class Api(Strict):
+    id: str = Field(min_length=1)
+    path: str = Field(description="path prefix, e.g. /openai")
+    kind: ApiKind = "azure-openai"
+    backend: str = Field(description="a backend or pool id")
+    subscription_required: bool = Field(True, alias="subscription-required")
+    subscription_key_header: str = Field("api-key", alias="subscription-key-header")
+    policies: Policies = Field(default_factory=Policies)
+    operations: list[Operation] = Field(default_factory=list)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or (len(value) > 1 and value.endswith("/")):
+            raise ValueError(f"path must start with / and not end with / (got {value!r})")
+        return value
+
+
+class Product(Strict):
+    id: str
+    name: str | None = None
+    apis: list[str] = Field(default_factory=list, description="API ids; empty = all")
+    policies: Policies = Field(default_factory=Policies)
+
+
+class Subscription(Strict):
+    id: str
+    key: str = Field(min_length=8)
+    product: str
+    user: str | None = None
+
+
+class Limits(Strict):
+    max_body_bytes: int = Field(4 * 1024 * 1024, gt=0, alias="max-body-bytes")
+
+
+class GatewayConfig(Strict):
+    gateway_id: str = Field("aigw", alias="gateway-id")
+    region: str = "local"
+    backends: list[Backend] = Field(min_length=1)
+    apis: list[Api] = Field(min_length=1)
+    products: list[Product] = Field(default_factory=list)
+    subscriptions: list[Subscription] = Field(default_factory=list)
+    policies: Policies = Field(default_factory=Policies)
+    limits: Limits = Field(default_factory=Limits)
+    store: dict[str, Any] = Field(default_factory=lambda: {"kind": "memory"})
+
+    @model_validator(mode="after")
+    def _references(self):
+        backends = {b.id for b in self.backends}
+        if len(backends) != len(self.backends):
+            raise ValueError("backend ids must be unique")
+        for backend in self.backends:
+            for member in backend.pool.services if backend.pool else []:
+                target = next((b for b in self.backends if b.id == member.id), None)
+                if target is None:
+                    raise ValueError(f"pool {backend.id!r} names unknown backend {member.id!r}")
+                if target.pool is not None:
+                    raise ValueError(f"pool {backend.id!r} cannot contain another pool ({member.id!r})")
+        for api in self.apis:
+            if api.backend not in backends:
+                raise ValueError(f"api {api.id!r} names unknown backend {api.backend!r}; have: {', '.join(sorted(backends))}")
+        products = {p.id for p in self.products}
+        apis = {a.id for a in self.apis}
+        for product in self.products:
+            for api in product.apis:
+                if api not in apis:
+                    raise ValueError(f"product {product.id!r} names unknown api {api!r}")
+        keys = [s.key for s in self.subscriptions]
+        if len(set(keys)) != len(keys):
+            raise ValueError("subscription keys must be unique")
+        for subscription in self.subscriptions:
+            if subscription.product not in products:
+                raise ValueError(f"subscription {subscription.id!r} names unknown product {subscription.product!r}")
+        return self
+
+    def backend(self, backend_id: str) -> Backend:
+        return next(b for b in self.backends if b.id == backend_id)
+
+
+def load_config(path: str | Path) -> GatewayConfig:
+    """Load ``gateway.yaml``; ``${VAR}`` / ``${VAR:-default}`` are taken from the environment."""
+    return load_model(GatewayConfig, path, env=True)
+
+
+def example_config_path() -> Path:
+    """The shipped example: the mock's deployments behind the gateway in three regions."""
+    from importlib import resources
+
+    return Path(str(resources.files("aigw.gateway").joinpath("example.yaml")))

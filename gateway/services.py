@@ -1,0 +1,29 @@
+"""Long-lived services the policies share: the store, backends, the upstream client, metrics."""
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from aigw.gateway.backends import Backends
+from aigw.gateway.config import GatewayConfig
+from aigw.gateway.forwarder import Forwarder
+from aigw.gateway.store import Store, create_store
+
+
+@dataclass
+class Services:
+    config: GatewayConfig
+    store: Store
+    backends: Backends
+    forwarder: Forwarder
+    clock: Callable[[], float] = time.time
+    metrics: Any = None  # aigw.gateway.metrics.Metrics once configured
+    extras: dict[str, Any] = field(default_factory=dict)  # per-policy shared helpers (embeddings client, ...)
+
+    @classmethod
+    def create(cls, config: GatewayConfig) -> "Services":
+        return cls(config=config, store=create_store(config.store), backends=Backends(config), forwarder=Forwarder())
+
+    async def close(self) -> None:
+        await self.forwarder.close()
+        await self.store.close()
