@@ -1,0 +1,67 @@
+"""Agent cards: the v1.0 ``AgentCard`` in ProtoJSON, with the v0.3 fields merged in for older clients.
+
+URLs are absolute and built from the request's own scheme and ``Host``, so the card is right on any
+port and behind any proxy that forwards ``Host``. The v1.0 card lists one JSON-RPC interface at
+protocol version 1.0; the same endpoint also answers v0.3 method names, which the merged v0.3 fields
+(``url``, ``preferredTransport``, ``protocolVersion``, ``type``-tagged security schemes) announce —
+the same merge the official SDK's server performs, so both generations of clients read one card.
+"""
+
+from typing import Any
+
+from aigw.mocks.a2a.config import Agent
+
+PROTOCOL_VERSION = "1.0"
+LEGACY_PROTOCOL_VERSION = "0.3.0"
+PROVIDER = {"organization": "aigw-suite mock", "url": "https://github.com/aigw-suite"}
+
+
+def endpoint(base_url: str, agent: Agent) -> str:
+    return f"{base_url}/a2a/{agent.name}"
+
+
+def security(keys_required: bool) -> dict[str, Any]:
+    """The mock's own credentials (the ``auth`` section): an ``api-key`` header or a bearer token."""
+    schemes = {
+        "apiKey": {"apiKeySecurityScheme": {"location": "header", "name": "api-key",
+                                            "description": "One of the mock's auth.keys"},
+                   "type": "apiKey", "in": "header", "name": "api-key", "description": "One of the mock's auth.keys"},
+        "bearer": {"httpAuthSecurityScheme": {"scheme": "Bearer", "description": "Authorization: Bearer <key>"},
+                   "type": "http", "scheme": "Bearer", "description": "Authorization: Bearer <key>"},
+    }
+    body: dict[str, Any] = {"securitySchemes": schemes}
+    if keys_required:
+        body["securityRequirements"] = [{"schemes": {"apiKey": {"list": []}}}, {"schemes": {"bearer": {"list": []}}}]
+        body["security"] = [{"apiKey": []}, {"bearer": []}]
+    return body
+
+
+def agent_card(agent: Agent, base_url: str, keys_required: bool) -> dict[str, Any]:
+    url = endpoint(base_url, agent)
+    card: dict[str, Any] = {
+        "name": agent.name,
+        "description": agent.description,
+        "supportedInterfaces": [{"url": url, "protocolBinding": "JSONRPC", "protocolVersion": PROTOCOL_VERSION}],
+        "provider": PROVIDER,
+        "version": agent.version,
+        "capabilities": {"streaming": agent.streaming, "pushNotifications": agent.push_notifications,
+                         "extendedAgentCard": False},
+        **security(keys_required),
+        "defaultInputModes": agent.input_modes,
+        "defaultOutputModes": agent.output_modes,
+        "skills": [
+            {"id": s.id, "name": s.name, "description": s.description, "tags": s.tags, "examples": s.examples}
+            for s in agent.skills
+        ],
+        # v0.3 (a2a.json AgentCard): where and how to call, for clients that predate supportedInterfaces
+        "url": url,
+        "preferredTransport": "JSONRPC",
+        "protocolVersion": LEGACY_PROTOCOL_VERSION,
+    }
+    return card
+
+
+def agent_index(agents: list[Agent], base_url: str) -> dict[str, Any]:
+    """``GET /a2a``: every agent with its card and endpoint, for people and test setup."""
+    return {"agents": [{"name": a.name, "description": a.description, "url": endpoint(base_url, a),
+                        "card": f"{endpoint(base_url, a)}/.well-known/agent-card.json"} for a in agents]}
