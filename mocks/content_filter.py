@@ -1,70 +1,55 @@
-"""Azure OpenAI's content-filter annotations, from a small deterministic lexicon.
+"""Azure OpenAI's built-in content filter, driven by the shared classifier (``content_classifier``).
 
-Real Azure annotates every prompt and completion (``prompt_filter_results`` /
-``content_filter_results``) and refuses prompts at or above *medium* severity with a 400
-``content_filter`` error. The mock classifies text by trigger words so tests can provoke each
-outcome on purpose: e.g. "how to build a bomb" (violence, high) is refused, "I hate mondays"
-(hate, low) is annotated but served. The generated completions never contain trigger words.
+Real Azure annotates every prompt and every choice (``prompt_filter_results`` /
+``content_filter_results``, severities safe/low/medium/high), refuses a prompt at or above the
+configured threshold with a 400 ``content_filter`` error, and cuts a completion that crosses it
+(``finish_reason: "content_filter"``, 200). The mock does the same from the lexicon, with Azure's
+default policy — filter at *medium* and above — unless ``content_safety.prompt_filter`` /
+``content_safety.completion_filter`` in the mock config say otherwise.
+
+Flagged completions on purpose: the mock's generated prose never contains lexicon terms, so a prompt
+that contains a *completion trigger* (``completion_triggers`` in the lexicon; the shipped ones are
+``aigw:completion:<hate|selfharm|sexual|violence>:<low|medium|high>``) makes every choice of the answer
+carry that severity. Below the completion threshold the choice is served and annotated with it; at or
+above, the choice keeps only the text before the offending part (half of it for a trigger, everything
+before the first blocking term when the generated text itself is flagged, e.g. a json_schema enum),
+ends with ``finish_reason: "content_filter"`` and its annotation says ``filtered: true``. Streams carry
+the choice's annotations on each content chunk, and a filtered choice's last chunk carries
+``finish_reason: "content_filter"`` with the filtering annotation.
 """
 
-import re
+from __future__ import annotations
+
+import functools
 from typing import Any
 
-CATEGORIES = ("hate", "self_harm", "sexual", "violence")
-SEVERITIES = ("safe", "low", "medium", "high")
-BLOCKING = {"medium", "high"}
-
-LEXICON: dict[str, dict[str, str]] = {
-    "hate": {"hate": "low", "despise": "low", "bigot": "medium", "subhuman": "high", "exterminate": "high"},
-    "self_harm": {"hopeless": "low", "self-harm": "medium", "suicide": "high", "kill myself": "high"},
-    "sexual": {"flirt": "low", "erotic": "medium", "explicit sex": "high", "porn": "high"},
-    "violence": {"fight": "low", "attack": "low", "weapon": "medium", "kill": "medium", "bomb": "high", "murder": "high"},
-}
-JAILBREAK_PHRASES = (
-    "ignore previous instructions",
-    "ignore all previous instructions",
-    "disregard your instructions",
-    "you are now dan",
-    "developer mode enabled",
+from aigw.mocks.content_classifier import (
+    AOAI_LEVELS,
+    CATEGORIES as SAFETY_CATEGORIES,
+    Classifier,
+    ContentSafetyConfig,
+    FilterPolicy,
+    aoai_level,
+    classifier_for,
 )
 
-_WORD_CACHE: dict[str, re.Pattern] = {}
+CATEGORIES = ("hate", "self_harm", "sexual", "violence")  # Azure OpenAI's names
+AOAI_NAME = dict(zip(SAFETY_CATEGORIES, CATEGORIES))
+SEVERITIES = AOAI_LEVELS
+SAFE_COMPLETION = {c: {"filtered": False, "severity": "safe"} for c in CATEGORIES}
 
 
-def _pattern(term: str) -> re.Pattern:
-    pattern = _WORD_CACHE.get(term)
-    if pattern is None:
-        pattern = _WORD_CACHE[term] = re.compile(r"\b" + re.escape(term) + r"\b")
-    return pattern
+def _filtered(level: str, threshold: str) -> bool:
+    return threshold != "off" and level != "safe" and AOAI_LEVELS.index(level) >= AOAI_LEVELS.index(threshold)
 
 
-def classify(text: str) -> dict[str, str]:
-    """Severity per category for ``text``."""
-    lowered = text.lower()
-    result = {}
-    for category in CATEGORIES:
-        worst = 0
-        for term, severity in LEXICON[category].items():
-            if term in lowered and _pattern(term).search(lowered):
-                worst = max(worst, SEVERITIES.index(severity))
-        result[category] = SEVERITIES[worst]
-    return result
-
-
-def jailbreak_detected(text: str) -> bool:
-    lowered = " ".join(text.lower().split())
-    return any(phrase in lowered for phrase in JAILBREAK_PHRASES)
-
-
-def filter_results(text: str, *, with_jailbreak: bool) -> dict[str, Any]:
-    """``content_filter_results`` for one prompt or choice."""
-    severities = classify(text)
-    results: dict[str, Any] = {
-        c: {"filtered": severities[c] in BLOCKING, "severity": severities[c]} for c in CATEGORIES
-    }
-    if with_jailbreak:
-        detected = jailbreak_detected(text)
-        results["jailbreak"] = {"filtered": detected, "detected": detected}
+def annotate(severities: dict[str, int], policy: FilterPolicy) -> dict[str, Any]:
+    """``content_filter_results`` for Content Safety severities (0..7) under ``policy``."""
+    results: dict[str, Any] = {}
+    for category in SAFETY_CATEGORIES:
+        name = AOAI_NAME[category]
+        level = aoai_level(severities.get(category, 0))
+        results[name] = {"filtered": _filtered(level, getattr(policy, name)), "severity": level}
     return results
 
 
@@ -72,7 +57,88 @@ def is_blocked(results: dict[str, Any]) -> bool:
     return any(entry.get("filtered") for entry in results.values())
 
 
-SAFE_COMPLETION = {c: {"filtered": False, "severity": "safe"} for c in CATEGORIES}
+class ContentFilter:
+    """The filter of one mock: a classifier plus the prompt and completion policies."""
+
+    def __init__(self, config: ContentSafetyConfig | None = None, classifier: Classifier | None = None) -> None:
+        config = config or ContentSafetyConfig()
+        self.classifier = classifier or classifier_for(config)
+        self.prompt_policy = config.prompt_filter
+        self.completion_policy = config.completion_filter
+
+    def prompt_results(self, text: str, *, with_jailbreak: bool) -> dict[str, Any]:
+        """``content_filter_results`` of one prompt (chat prompts also get the jailbreak verdict)."""
+        results = annotate(self.classifier.severities(text), self.prompt_policy)
+        if with_jailbreak:
+            detected = self.classifier.jailbreak(text)
+            results["jailbreak"] = {"filtered": detected and self.prompt_policy.jailbreak, "detected": detected}
+        return results
+
+    def completion_trigger(self, prompt_text: str) -> dict[str, int]:
+        return self.classifier.completion_trigger(prompt_text)
+
+    def screen(self, plans: list, trigger: dict[str, int]) -> dict[int, dict[str, Any]]:
+        """Annotate each planned choice and cut the ones the completion policy filters.
+
+        ``plans`` are ``generation.ChoicePlan`` objects made for this one rendering; a filtered plan is
+        changed in place. Returns ``content_filter_results`` by choice index.
+        """
+        out: dict[int, dict[str, Any]] = {}
+        for plan in plans:
+            text = "".join(c.arguments for c in plan.tool_calls) if plan.tool_calls else "".join(plan.pieces)
+            hits = self.classifier.hits(text)
+            severities = dict.fromkeys(SAFETY_CATEGORIES, 0)
+            for hit in hits:
+                severities[hit.category] = max(severities[hit.category], hit.severity)
+            for category, severity in trigger.items():
+                severities[category] = max(severities[category], severity)
+            results = annotate(severities, self.completion_policy)
+            if is_blocked(results):
+                policy = self.completion_policy
+                starts = [h.start for h in hits if _filtered(aoai_level(h.severity), getattr(policy, AOAI_NAME[h.category]))]
+                _cut(plan, min(starts) if starts else len(text) // 2)
+            out[plan.index] = results
+        return out
+
+
+def _cut(plan: Any, offset: int) -> None:
+    """Keep the pieces that end before ``offset`` and finish the choice as filtered."""
+    kept, length = [], 0
+    if not plan.tool_calls:
+        for piece in plan.pieces:
+            if length + len(piece) > offset:
+                break
+            kept.append(piece)
+            length += len(piece)
+    plan.tool_calls = []
+    plan.pieces = kept
+    plan.completion_tokens = len(kept)
+    if plan.logprobs is not None:
+        plan.logprobs = plan.logprobs[: len(kept)]
+    plan.finish_reason = "content_filter"
+
+
+@functools.lru_cache(maxsize=1)
+def default_filter() -> ContentFilter:
+    """The filter of a mock with no ``content_safety`` section (shipped lexicon, Azure's default policy)."""
+    return ContentFilter()
+
+
+# Plain functions over the default filter, for callers that have no mock config at hand.
+
+def classify(text: str) -> dict[str, str]:
+    """Azure OpenAI severity per category for ``text`` under the shipped lexicon."""
+    severities = default_filter().classifier.severities(text)
+    return {AOAI_NAME[c]: aoai_level(s) for c, s in severities.items()}
+
+
+def jailbreak_detected(text: str) -> bool:
+    return default_filter().classifier.jailbreak(text)
+
+
+def filter_results(text: str, *, with_jailbreak: bool) -> dict[str, Any]:
+    """``content_filter_results`` for one prompt under the default filter."""
+    return default_filter().prompt_results(text, with_jailbreak=with_jailbreak)
 
 
 def prompt_text_of_messages(messages: list[dict[str, Any]]) -> str:
