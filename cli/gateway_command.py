@@ -79,6 +79,13 @@ def run_gateway(args: argparse.Namespace) -> int:
     if config is None:
         return 2
     if args.check:
+        from aigw.gateway.app import GatewayApp
+
+        try:
+            GatewayApp(config)  # builds every policy: catches references only checkable at start-up
+        except (ValueError, KeyError) as exc:
+            print(f"aigw: config error: {exc}", file=sys.stderr)
+            return 2
         print(f"{args.config or 'example config'}: OK ({len(config.apis)} APIs, {len(config.backends)} backends, "
               f"{len(config.subscriptions)} subscriptions)")
         return 0

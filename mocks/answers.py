@@ -14,6 +14,7 @@ import orjson
 
 from aigw.mocks import operations
 from aigw.mocks.config import Deployment
+from aigw.mocks.content_filter import ContentFilter
 from aigw.mocks.generation import request_digest
 
 MAX_ENTRIES = 4096
@@ -29,6 +30,7 @@ class Answer:
     prepared: operations.Prepared
     digest: bytes
     stream: bool
+    planned: operations.Planned | None = None  # chat/completions: decided at first sight
     prompt_tokens: int = 0
     completion_tokens: int = 0
     _rendered_at: int | None = field(default=None, repr=False)
@@ -41,26 +43,30 @@ class Answer:
         if self.operation == "embeddings":
             payload, self.prompt_tokens = operations.embeddings(self.body, self.deployment)
         else:
-            handler = operations.chat if self.operation == "chat" else operations.completions
-            result, self.prompt_tokens, self.completion_tokens = handler(
-                self.body, self.deployment, self.digest, created, self.azure, self.prepared
-            )
+            render = operations.render_chat if self.operation == "chat" else operations.render_completions
+            result = render(self.planned, self.body, self.deployment, self.digest, created, self.azure, self.prepared)
             payload = result if self.stream else orjson.dumps(result)
         self._rendered_at, self._rendered = created, payload
         return payload
 
 
 def make_answer(operation: str, body: dict[str, Any], deployment: Deployment, azure: bool, seed: int,
-                default_max_tokens: int) -> Answer:
-    return Answer(
+                default_max_tokens: int, screen: ContentFilter | None = None) -> Answer:
+    """Everything but rendering; raises generation.UnusableSchema for a schema that cannot be answered."""
+    answer = Answer(
         operation=operation,
         body=body,
         deployment=deployment,
         azure=azure,
-        prepared=operations.prepare(operation, body, default_max_tokens, azure),
+        prepared=operations.prepare(operation, body, default_max_tokens, azure, screen),
         digest=request_digest(seed, deployment.name, body),
         stream=bool(body.get("stream")),
     )
+    if operation != "embeddings":
+        plan = operations.plan_chat if operation == "chat" else operations.plan_completions
+        answer.planned = plan(body, deployment, answer.digest)
+        answer.prompt_tokens, answer.completion_tokens = answer.planned.prompt_tokens, answer.planned.completion_tokens
+    return answer
 
 
 class AnswerCache:

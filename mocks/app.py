@@ -28,10 +28,11 @@ from aigw.mocks.asgi import (
     sleep_unless_disconnected,
 )
 from aigw.mocks.config import MockConfig
+from aigw.mocks.content_filter import ContentFilter
 from aigw.mocks.mounts import build_mounts, find_mount
 from aigw.mocks.faults import NO_FAULT, FaultPlan
 from aigw.mocks.answers import Answer, AnswerCache, make_answer
-from aigw.mocks.generation import seed_of
+from aigw.mocks.generation import UnusableSchema, seed_of
 from aigw.mocks.state import DeploymentState, MockState
 from aigw.mocks.streaming import stream_events
 from aigw.protocol import errors
@@ -59,6 +60,7 @@ class MockApp:
         self.state = MockState(config)
         self.admin = admin.build(self.state)
         self.answers = AnswerCache()
+        self.content_filter = ContentFilter(config.content_safety)  # shared with /contentsafety's classifier
         self.mounts = build_mounts(config, self.state)
         self._open_auth = config.auth.mode == "open"
         self._keys = {k.encode() for k in config.auth.keys}
@@ -124,12 +126,14 @@ class MockApp:
                 f"The {operation} operation does not work with the specified model, {deployment.model}. Please choose "
                 "different model and try again. You can learn more about which models can be used with each operation "
                 "here: https://go.microsoft.com/fwlink/?linkid=2197993.", code="OperationNotSupported"))
-        if operation == "embeddings":
-            problem = operations.embeddings_error(body, deployment)
-            if problem:
-                raise Refusal(400, problem)
-        return make_answer(operation, body, deployment, route.style != routing.OPENAI, self.config.seed,
-                           self.config.default_max_tokens_estimate)
+        problem = operations.request_problem(operation, body, deployment)
+        if problem:
+            raise Refusal(400, problem)
+        try:
+            return make_answer(operation, body, deployment, route.style != routing.OPENAI, self.config.seed,
+                               self.config.default_max_tokens_estimate, self.content_filter)
+        except UnusableSchema as exc:
+            raise Refusal(400, errors.invalid_request(str(exc), exc.param, "invalid_schema")) from None
 
     def _check_api_version(self, scope: dict) -> None:
         query = parse_qs(scope["query_string"].decode("latin-1"))

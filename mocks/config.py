@@ -11,6 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from aigw.mocks.content_classifier import ContentSafetyConfig
+from aigw.mocks.a2a.config import A2AConfig
+from aigw.mocks.mcp.config import McpConfig
 from aigw.protocol.yamlconfig import load_model, parse_model
 
 Operation = Literal["chat", "completions", "embeddings"]
@@ -150,6 +153,11 @@ class MockConfig(Strict):
         ]
     )
     deployments: list[Deployment] = Field(min_length=1)
+    content_safety: ContentSafetyConfig = Field(
+        default_factory=ContentSafetyConfig, description="Azure AI Content Safety and the Azure OpenAI content filter"
+    )
+    a2a: A2AConfig = Field(default_factory=A2AConfig, description="A2A agents (see aigw.mocks.a2a)")
+    mcp: McpConfig = Field(default_factory=McpConfig, description="MCP servers (see aigw.mocks.mcp)")
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -36,6 +36,21 @@ def seed_of(digest: bytes) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
+class UnusableSchema(ValueError):
+    """A client-supplied JSON Schema (tool parameters, response_format) that cannot be answered."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def _instance(schema: Any, rng: random.Random, param: str, what: str) -> Any:
+    try:
+        return schema_data.instance_for_schema(schema, rng)
+    except schema_data.SchemaGenerationError as exc:
+        raise UnusableSchema(param, f"Invalid schema for {what}: {exc}") from None
+
+
 @dataclass
 class ToolCall:
     id: str
@@ -132,7 +147,10 @@ def plan_chat(body: dict[str, Any], model: str, seed: int) -> list[ChoicePlan]:
         tool = _chosen_tool(body, rng)
         if tool is not None:
             function = tool["function"]
-            arguments = orjson.dumps(schema_data.instance_for_schema(function.get("parameters") or {"type": "object"}, rng)).decode()
+            position = next((i for i, t in enumerate(body.get("tools") or []) if t.get("function") is function), 0)
+            parameters = function.get("parameters") or {"type": "object"}
+            arguments = orjson.dumps(_instance(parameters, rng, f"tools[{position}].function.parameters",
+                                               f"function '{function.get('name')}'")).decode()
             pieces, finish, tokens = _capped(arguments, model, cap)
             plan.tool_calls = [ToolCall(ids.tool_call_id(rng), function["name"], pieces)]
             forced = isinstance(body.get("tool_choice"), dict)
@@ -144,7 +162,8 @@ def plan_chat(body: dict[str, Any], model: str, seed: int) -> list[ChoicePlan]:
             plan.pieces, plan.finish_reason, plan.completion_tokens = _capped(schema_data.json_object_text(rng), model, cap)
         elif response_format == "json_schema":
             schema = (body["response_format"].get("json_schema") or {}).get("schema") or {"type": "object"}
-            text = orjson.dumps(schema_data.instance_for_schema(schema, rng)).decode()
+            name = (body["response_format"].get("json_schema") or {}).get("name")
+            text = orjson.dumps(_instance(schema, rng, "response_format", f"response_format '{name}'")).decode()
             plan.pieces, plan.finish_reason, plan.completion_tokens = _capped(text, model, cap)
         else:
             plan.pieces, plan.finish_reason, plan.completion_tokens = _text_pieces(rng, model, cap, stop)
@@ -157,7 +176,7 @@ def plan_chat(body: dict[str, Any], model: str, seed: int) -> list[ChoicePlan]:
 def plan_completion(prompt_text: str, body: dict[str, Any], model: str, seed: int, index: int) -> ChoicePlan:
     """One legacy-completions choice (``index`` counts across prompts × n)."""
     rng = random.Random(seed + index)
-    cap = body.get("max_tokens", 16)  # the legacy API's documented default
+    cap = legacy_max_tokens(body)  # the legacy API's documented default
     plan = ChoicePlan(index)
     plan.pieces, plan.finish_reason, plan.completion_tokens = _text_pieces(rng, model, cap, body.get("stop"))
     if body.get("logprobs") is not None:
@@ -190,3 +209,9 @@ def token_logprob_entry(piece: str, logprob: float, k: int, rng_seed: int) -> di
 
 def exp_prob(logprob: float) -> float:
     return math.exp(logprob)
+
+
+def legacy_max_tokens(body: dict[str, Any]) -> int:
+    """Legacy completions default to 16 tokens when max_tokens is absent or null (OpenAI's documented default)."""
+    value = body.get("max_tokens")
+    return 16 if value is None else value

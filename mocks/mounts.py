@@ -8,7 +8,10 @@ mount whose prefix matches (exactly, or followed by ``/`` or ``:``), before the 
 
 from typing import Any, Callable
 
+from aigw.mocks.a2a import app as a2a_app
+from aigw.mocks import content_safety
 from aigw.mocks.config import MockConfig
+from aigw.mocks.mcp.mount import mcp_mounts
 from aigw.mocks.state import MockState
 
 ASGIApp = Callable[..., Any]
@@ -16,6 +19,11 @@ ASGIApp = Callable[..., Any]
 
 def build_mounts(config: MockConfig, state: MockState) -> list[tuple[str, ASGIApp]]:
     mounts: list[tuple[str, ASGIApp]] = []
+    if config.a2a.enabled:
+        agents = a2a_app.build(config, state.clock)
+        mounts += [(a2a_app.CARD_PATH, agents), ("/a2a", agents)]
+    mounts += mcp_mounts(config, state)
+    mounts.append((content_safety.PREFIX, content_safety.build(config)))
     return mounts
 
 

@@ -12,7 +12,7 @@ import zlib
 
 import orjson
 
-from aigw.mocks import content_filter, embedder, generation, render
+from aigw.mocks import content_filter, embedder, generation, render, schema_data
 from aigw.mocks.config import Deployment
 from aigw.protocol import errors, ids
 from aigw.protocol.tokens import (
@@ -32,9 +32,12 @@ class Prepared:
     prompt_text: str
     refusal: dict[str, Any] | None = None  # a 400 content_filter body when the prompt is blocked
     prompt_filter: dict[str, Any] | None = None
+    screen: content_filter.ContentFilter | None = None  # judges the completions (see content_filter)
+    completion_trigger: dict[str, int] | None = None
 
 
-def prepare(operation: str, body: dict[str, Any], default_max_tokens: int, azure: bool) -> Prepared:
+def prepare(operation: str, body: dict[str, Any], default_max_tokens: int, azure: bool,
+            screen: content_filter.ContentFilter | None = None) -> Prepared:
     """Azure's admission estimate: character-based prompt tokens plus the completion allowance."""
     if operation == "chat":
         text = content_filter.prompt_text_of_messages(body["messages"])
@@ -42,15 +45,17 @@ def prepare(operation: str, body: dict[str, Any], default_max_tokens: int, azure
         estimate = estimate_tokens_from_chars(text) + allowance * (body.get("n") or 1)
     elif operation == "completions":
         text = _prompt_text(body["prompt"])
-        allowance = body.get("max_tokens", 16)
+        allowance = generation.legacy_max_tokens(body)
         estimate = estimate_tokens_from_chars(text) + allowance * max(body.get("n") or 1, body.get("best_of") or 1)
     else:
         text = _prompt_text(body["input"])
         estimate = estimate_tokens_from_chars(text)
     prepared = Prepared(estimate, text)
     if operation != "embeddings":
-        results = content_filter.filter_results(text, with_jailbreak=operation == "chat")
+        screen = screen or content_filter.default_filter()
+        results = screen.prompt_results(text, with_jailbreak=operation == "chat")
         prepared.prompt_filter = results
+        prepared.screen, prepared.completion_trigger = screen, screen.completion_trigger(text)
         if content_filter.is_blocked(results):
             prepared.refusal = errors.content_filtered(results)
     return prepared
@@ -74,11 +79,14 @@ def response_model(deployment: Deployment) -> str:
     return deployment.model
 
 
-def _meta(kind: str, deployment: Deployment, digest: bytes, created: int, azure: bool, prepared: Prepared, body: dict[str, Any]) -> render.Meta:
+def _meta(kind: str, deployment: Deployment, digest: bytes, created: int, azure: bool, prepared: Prepared, body: dict[str, Any],
+          plans: list[generation.ChoicePlan]) -> render.Meta:
     rid = ("chatcmpl-" if kind == "chat" else "cmpl-") + ids.token_from_bytes(digest)
     top = (body.get("logprobs") or 0) if kind == "completions" else (body.get("top_logprobs") or 0)
+    # The completion filter judges (and may cut) the planned choices before anything is rendered.
+    choice_filters = prepared.screen.screen(plans, prepared.completion_trigger or {}) if prepared.screen else None
     return render.Meta(rid, created, response_model(deployment), _fingerprint(deployment), azure,
-                       prepared.prompt_filter, top, generation.seed_of(digest))
+                       prepared.prompt_filter, top, generation.seed_of(digest), choice_filters)
 
 
 @functools.lru_cache(maxsize=256)
@@ -91,19 +99,27 @@ def _fingerprint(deployment: Deployment) -> str:
     return _fingerprint_of(deployment.name, deployment.model_version)
 
 
-def chat(body: dict[str, Any], deployment: Deployment, digest: bytes, created: int, azure: bool, prepared: Prepared):
+@dataclass
+class Planned:
+    """What the model says — choices, token counts — fixed once per distinct request."""
+
+    plans: list[generation.ChoicePlan]
+    prompt_tokens: int
+    echoes: list[str]
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(p.completion_tokens for p in self.plans)
+
+
+def plan_chat(body: dict[str, Any], deployment: Deployment, digest: bytes) -> Planned:
+    """Raises generation.UnusableSchema when a client-supplied schema cannot be answered."""
     model = deployment.model
     prompt_tokens = count_chat_prompt(body["messages"], model, body.get("tools"))
-    plans = generation.plan_chat(body, model, generation.seed_of(digest))
-    meta = _meta("chat", deployment, digest, created, azure, prepared, body)
-    completion_tokens = sum(p.completion_tokens for p in plans)
-    if body.get("stream"):
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        return render.chat_stream(plans, meta, prompt_tokens, include_usage), prompt_tokens, completion_tokens
-    return render.chat_json(plans, meta, prompt_tokens), prompt_tokens, completion_tokens
+    return Planned(generation.plan_chat(body, model, generation.seed_of(digest)), prompt_tokens, [])
 
 
-def completions(body: dict[str, Any], deployment: Deployment, digest: bytes, created: int, azure: bool, prepared: Prepared):
+def plan_completions(body: dict[str, Any], deployment: Deployment, digest: bytes) -> Planned:
     model = deployment.model
     prompt = body["prompt"]
     prompts = prompt if isinstance(prompt, list) and prompt and not isinstance(prompt[0], int) else [prompt]
@@ -115,17 +131,62 @@ def completions(body: dict[str, Any], deployment: Deployment, digest: bytes, cre
         for i in range(n):
             plans.append(generation.plan_completion(echo_text, body, model, generation.seed_of(digest), p_index * n + i))
             echoes.append(echo_text)
-    prompt_tokens = count_prompt(prompt, model)
-    meta = _meta("completions", deployment, digest, created, azure, prepared, body)
-    completion_tokens = sum(p.completion_tokens for p in plans)
+    return Planned(plans, count_prompt(prompt, model), echoes)
+
+
+def render_chat(planned: Planned, body: dict[str, Any], deployment: Deployment, digest: bytes, created: int, azure: bool, prepared: Prepared):
+    meta = _meta("chat", deployment, digest, created, azure, prepared, body, planned.plans)
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        return render.completion_stream(plans, meta, prompt_tokens, include_usage, echoes), prompt_tokens, completion_tokens
-    return render.completion_json(plans, meta, prompt_tokens, echoes), prompt_tokens, completion_tokens
+        return render.chat_stream(planned.plans, meta, planned.prompt_tokens, include_usage)
+    return render.chat_json(planned.plans, meta, planned.prompt_tokens)
 
 
-def embeddings_error(body: dict[str, Any], deployment: Deployment) -> dict[str, Any] | None:
-    dims = body.get("dimensions")
+def render_completions(planned: Planned, body: dict[str, Any], deployment: Deployment, digest: bytes, created: int, azure: bool, prepared: Prepared):
+    meta = _meta("completions", deployment, digest, created, azure, prepared, body, planned.plans)
+    if body.get("stream"):
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return render.completion_stream(planned.plans, meta, planned.prompt_tokens, include_usage, planned.echoes)
+    return render.completion_json(planned.plans, meta, planned.prompt_tokens, planned.echoes)
+
+
+def request_problem(operation: str, body: dict[str, Any], deployment: Deployment) -> dict[str, Any] | None:
+    """What the real API would refuse in a schema-valid body, as a 400 body; None when fine.
+
+    Checked before admission so a refused request is never charged: token ids must exist in the
+    model's vocabulary, ``dimensions`` must suit the model. (Client-supplied schemas are checked by
+    planning the answer, see ``generation.UnusableSchema``.)
+    """
+    if operation == "chat":
+        for i, tool in enumerate(body.get("tools") or []):
+            function = tool.get("function") or {}
+            fault = schema_data.schema_fault(function.get("parameters", {}))
+            if fault:
+                return errors.invalid_request(f"Invalid schema for function '{function.get('name')}': {fault}",
+                                              param=f"tools[{i}].function.parameters", code="invalid_function_parameters")
+        return None
+    field = "prompt" if operation == "completions" else "input"
+    vocabulary = encoding_for_model(deployment.model).n_vocab
+    if any(t >= vocabulary for t in _token_ids(body.get(field))):
+        return errors.invalid_request(f"Invalid token id in '{field}': ids must be below {vocabulary} for {deployment.model}.", param=field)
+    if operation == "embeddings":
+        return _dimensions_problem(body.get("dimensions"), deployment)
+    return None
+
+
+def _token_ids(value: Any) -> list[int]:
+    if not isinstance(value, list):
+        return []
+    out = []
+    for item in value:
+        if isinstance(item, int):
+            out.append(item)
+        elif isinstance(item, list):
+            out.extend(t for t in item if isinstance(t, int))
+    return out
+
+
+def _dimensions_problem(dims: int | None, deployment: Deployment) -> dict[str, Any] | None:
     if dims is None:
         return None
     if not deployment.model.startswith("text-embedding-3"):

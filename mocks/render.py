@@ -28,6 +28,11 @@ class Meta:
     prompt_filter: dict[str, Any] | None = None
     top_logprobs: int = 0
     seed: int = 0
+    choice_filters: dict[int, dict[str, Any]] | None = None  # content_filter_results by choice index
+
+
+def _choice_filter(meta: Meta, plan: ChoicePlan) -> dict[str, Any]:
+    return (meta.choice_filters or {}).get(plan.index, content_filter.SAFE_COMPLETION)
 
 
 def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
@@ -71,7 +76,7 @@ def chat_json(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int) -> dict[s
             "logprobs": _chat_logprobs(plan, meta),
         }
         if meta.azure:
-            choice["content_filter_results"] = content_filter.SAFE_COMPLETION
+            choice["content_filter_results"] = _choice_filter(meta, plan)
         choices.append(choice)
     body: dict[str, Any] = {
         "id": meta.id,
@@ -117,7 +122,9 @@ def chat_stream(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int, include
             if delta_choice is not None:
                 events.append((frame(delta_choice), True))
     for plan in plans:
-        events.append((frame(b'{"index":%d,"delta":{},"logprobs":null,"finish_reason":"%s"}' % (plan.index, plan.finish_reason.encode())), False))
+        # A filtered choice's last chunk says why it stopped: Azure's annotation with ``filtered: true``.
+        verdict = b',"content_filter_results":' + dumps(_choice_filter(meta, plan)) if meta.azure and plan.finish_reason == "content_filter" else b""
+        events.append((frame(b'{"index":%d,"delta":{},"logprobs":null,"finish_reason":"%s"%s}' % (plan.index, plan.finish_reason.encode(), verdict)), False))
     if include_usage:
         body = {**head, "choices": [], "usage": usage(prompt_tokens, sum(p.completion_tokens for p in plans))}
         events.append((encode_event(dumps(body)), False))
@@ -141,7 +148,13 @@ def _choice_deltas(plan: ChoicePlan, meta: Meta) -> list[bytes]:
             % (index, dumps(p)) for p in call.arguments_pieces
         ]
     out = [b'{"index":%d,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}' % index]
-    safe = _SAFE_SUFFIX if meta.azure else b""
+    # Each content chunk carries the choice's annotation; the kept part of a filtered choice passed the filter.
+    if not meta.azure:
+        safe = b""
+    elif plan.finish_reason == "content_filter" or plan.index not in (meta.choice_filters or {}):
+        safe = _SAFE_SUFFIX
+    else:
+        safe = b',"content_filter_results":' + dumps(meta.choice_filters[plan.index])
     if plan.logprobs is None:
         template = b'{"index":%d,"delta":{"content":%s},"logprobs":null,"finish_reason":null%s}'
         out += [template % (index, dumps(piece), safe) for piece in plan.pieces]
@@ -162,7 +175,7 @@ def completion_json(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int, ech
             "logprobs": _legacy_logprobs(plan, meta),
         }
         if meta.azure:
-            choice["content_filter_results"] = content_filter.SAFE_COMPLETION
+            choice["content_filter_results"] = _choice_filter(meta, plan)
         choices.append(choice)
     body: dict[str, Any] = {
         "id": meta.id,
@@ -208,7 +221,10 @@ def completion_stream(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int, i
             if piece is not None:
                 events.append((encode_event(dumps({**head, "choices": [{"index": plan.index, "text": piece, "logprobs": None, "finish_reason": None}]})), True))
     for plan in plans:
-        events.append((encode_event(dumps({**head, "choices": [{"index": plan.index, "text": "", "logprobs": None, "finish_reason": plan.finish_reason}]})), False))
+        choice = {"index": plan.index, "text": "", "logprobs": None, "finish_reason": plan.finish_reason}
+        if meta.azure and plan.finish_reason == "content_filter":
+            choice["content_filter_results"] = _choice_filter(meta, plan)
+        events.append((encode_event(dumps({**head, "choices": [choice]})), False))
     if include_usage:
         events.append((encode_event(dumps({**head, "choices": [], "usage": usage(prompt_tokens, sum(p.completion_tokens for p in plans))})), False))
     events.append((DONE_EVENT, False))

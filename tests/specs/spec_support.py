@@ -43,6 +43,20 @@ SCHEMA_FILES = (
     "error.json",
     "mcp-request.json",
     "mcp-response.json",
+    "contentsafety-common.json",
+    "contentsafety-analyze-text-request.json",
+    "contentsafety-analyze-text-response.json",
+    "contentsafety-shield-prompt-request.json",
+    "contentsafety-shield-prompt-response.json",
+    "contentsafety-blocklist-request.json",
+    "contentsafety-blocklist-items-request.json",
+    "contentsafety-blocklist-items-removal-request.json",
+    "contentsafety-error.json",
+    "a2a-agent-card.json",
+    "a2a-task.json",
+    "a2a-request.json",
+    "a2a-response.json",
+    "a2a-stream-event.json",
 )
 FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
 
