@@ -111,6 +111,10 @@ class Context:
     extra_headers: Headers = field(default_factory=list)  # added to the client response
     # Called with (ctx) once the response (or stream) has been fully delivered.
     on_complete: list[Callable[["Context"], Any]] = field(default_factory=list)
+    # Awaited with (ctx) once ctx.response holds the backend's (or a cache's) answer and, for a buffered
+    # answer, ctx.usage is filled; before the outbound section. Lets inbound policies (token limits)
+    # reconcile and set response headers and variables. Hooks must not raise.
+    on_response: list[Callable[["Context"], Any]] = field(default_factory=list)
     # Called with (ctx, event_json) for every SSE data event of a streamed response.
     stream_observers: list[Callable[["Context", dict], None]] = field(default_factory=list)
     strip_usage_chunk: bool = False  # the client did not ask for include_usage; we injected it
