@@ -22,8 +22,14 @@ class Services:
 
     @classmethod
     def create(cls, config: GatewayConfig) -> "Services":
-        return cls(config=config, store=create_store(config.store), backends=Backends(config), forwarder=Forwarder())
+        from aigw.gateway.metrics import Metrics
+
+        backends = Backends(config)
+        return cls(config=config, store=create_store(config.store), backends=backends, forwarder=Forwarder(),
+                   metrics=Metrics(config, backends))
 
     async def close(self) -> None:
         await self.forwarder.close()
         await self.store.close()
+        if self.metrics is not None:
+            self.metrics.close()
