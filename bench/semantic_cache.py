@@ -1,0 +1,178 @@
+"""Semantic cache lookup cost at 10k and 100k entries: numpy brute force vs the gateway's VectorIndex.
+
+    .venv/bin/python bench/semantic_cache.py [--sizes 10000,100000] [--dims 1536] [--queries 400] [--probes 8]
+                                             [--vectors random|mock] [--json reports/bench/semantic_cache.json]
+
+For each size the same vectors go into (a) one contiguous float32 matrix searched by brute force (matrix @ q,
+argmax) and (b) ``aigw.gateway.cache.vector_index.VectorIndex``, the structure a cache partition really uses
+(cells of contiguous float32 rows that split as they fill; a lookup scans the ``--probes`` nearest cells).
+Entries are inserted one by one as the store policy does, timing each insert. Lookups are timed one at a
+time on one core (the process is pinned to one core while timing when it can be; BLAS is kept to one
+thread). Half the queries are near-duplicates of a stored entry (cosine distance ≈ 0.03, a hit at threshold
+0.05), half unrelated (a miss); recall is the share of near-duplicate queries for which the index returns
+the entry brute force finds, false hits the unrelated queries that matched anything.
+
+``--vectors random`` (default) uses Gaussian unit vectors, the hardest case for an approximate index (no
+structure to exploit); ``mock`` embeds synthetic sentences with the mock's embedder (slower to prepare).
+Figures, not a test: the target (p50 ≤ 1 ms at 100k, issue 5) is printed beside them, never asserted.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before numpy loads: one core means one BLAS thread
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from aigw.gateway.cache.vector_index import VectorIndex  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+THRESHOLD = 0.05
+TARGET_MS = 1.0
+
+
+def unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def make_vectors(count: int, dims: int, kind: str, rng: np.random.Generator) -> np.ndarray:
+    if kind == "random":
+        return unit(rng.standard_normal((count, dims), dtype=np.float32))
+    from aigw.mocks.embedder import embed
+
+    syllables = ["ka", "lo", "mi", "ne", "ru", "ta", "po", "shi", "ven", "dor", "al", "ex", "qu", "zi", "be", "fa"]
+    vocabulary = sorted({"".join(rng.choice(syllables, size=int(rng.integers(2, 4)))) for _ in range(4000)})
+    return np.stack([embed(" ".join(rng.choice(vocabulary, size=int(rng.integers(5, 12)))), dims)
+                     for _ in range(count)]).astype(np.float32)
+
+
+def make_queries(stored: np.ndarray, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Half near-duplicates of stored rows (distance ≈ 0.03), half unrelated; and the rows they copy (-1)."""
+    dims = stored.shape[1]
+    near = count // 2
+    source = rng.choice(len(stored), size=near, replace=False)
+    noise = unit(rng.standard_normal((near, dims), dtype=np.float32))
+    duplicates = unit(stored[source] * 0.97 + noise * np.sqrt(1 - 0.97 ** 2))
+    unrelated = unit(rng.standard_normal((count - near, dims), dtype=np.float32))
+    return np.concatenate([duplicates, unrelated]), np.concatenate([source, np.full(count - near, -1)])
+
+
+def percentiles(samples: list[float]) -> dict:
+    values = np.asarray(samples) * 1000
+    return {"p50_ms": round(float(np.percentile(values, 50)), 4), "p99_ms": round(float(np.percentile(values, 99)), 4)}
+
+
+def brute_force(matrix: np.ndarray, queries: np.ndarray) -> tuple[dict, list[int]]:
+    timings, found = [], []
+    with one_core():
+        for query in queries:
+            started = time.perf_counter()
+            similarity = matrix @ query
+            best = int(np.argmax(similarity))
+            hit = best if 1.0 - float(similarity[best]) <= THRESHOLD else -1
+            timings.append(time.perf_counter() - started)
+            found.append(hit)
+    return percentiles(timings), found
+
+
+def indexed(matrix: np.ndarray, queries: np.ndarray, probes: int) -> tuple[dict, list[int], dict]:
+    index = VectorIndex(matrix.shape[1], max_entries=len(matrix) + 1000, probes=probes)
+    now, expires = time.time(), time.time() + 3600
+    inserts = []
+    for row, vector in enumerate(matrix):
+        started = time.perf_counter()
+        index.add(vector, str(row), expires, now)
+        inserts.append(time.perf_counter() - started)
+    timings, found = [], []
+    with one_core():
+        for query in queries:
+            started = time.perf_counter()
+            match = index.nearest(query, THRESHOLD, now)
+            timings.append(time.perf_counter() - started)
+            found.append(int(match.key) if match else -1)
+    info = {"cells": index.cells, "probes": probes, "insert": percentiles(inserts[len(inserts) // 2:]),
+            "memory_mb": round(index.rows * matrix.shape[1] * 4 / 2**20, 1)}
+    return percentiles(timings), found, info
+
+
+@contextlib.contextmanager
+def one_core():
+    """Pin the process to its first allowed core while timing lookups (builds may use every core)."""
+    try:
+        allowed = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(allowed)})
+    except (AttributeError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
+def run(args: argparse.Namespace) -> dict:
+    rng = np.random.default_rng(args.seed)
+    results = []
+    for size in args.sizes:
+        matrix = make_vectors(size, args.dims, args.vectors, rng)
+        queries, sources = make_queries(matrix, args.queries, rng)
+        index_timing, index_found, info = indexed(matrix, queries, args.probes)
+        brute_timing, brute_found = brute_force(matrix, queries)
+        near = sources >= 0
+        agree = sum(1 for i in np.flatnonzero(near) if index_found[i] == brute_found[i])
+        false_hits = sum(1 for i in np.flatnonzero(~near) if index_found[i] != -1)
+        row = {"entries": size, "dims": args.dims, "brute_force": {**brute_timing, "memory_mb": round(matrix.nbytes / 2**20, 1)},
+               "index": {**index_timing, **info}, "recall_near_duplicates": round(agree / max(1, int(near.sum())), 4),
+               "false_hits_unrelated": false_hits}
+        results.append(row)
+        print(f"{size:>7,} entries × {args.dims}-d  brute force p50 {brute_timing['p50_ms']:7.3f} ms  p99 "
+              f"{brute_timing['p99_ms']:7.3f} ms │ VectorIndex ({info['cells']} cells, {probes_text(info)}) p50 "
+              f"{index_timing['p50_ms']:6.3f} ms  p99 {index_timing['p99_ms']:6.3f} ms  recall {row['recall_near_duplicates']:.3f}"
+              f"  false hits {false_hits}  insert p50 {info['insert']['p50_ms']:.3f} ms"
+              f"  (target: lookup p50 ≤ {TARGET_MS:g} ms at 100k)", flush=True)
+        del matrix
+    return {"benchmark": "semantic_cache_lookup", "threshold": THRESHOLD, "vectors": args.vectors, "queries": args.queries,
+            "target_p50_ms_at_100k": TARGET_MS, "machine": platform.machine(),
+            "cpus": os.cpu_count(), "python": platform.python_version(), "results": results}
+
+
+def probes_text(info: dict) -> str:
+    return "exact: one cell" if info["cells"] == 1 else f"{min(info['probes'], info['cells'])} probed"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000", type=lambda s: [int(x) for x in s.split(",") if x.strip()])
+    parser.add_argument("--dims", type=int, default=1536)
+    parser.add_argument("--queries", type=int, default=400)
+    parser.add_argument("--vectors", choices=["random", "mock"], default="random")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--probes", type=int, default=8, help="cells scanned per lookup (VectorIndex default 8)")
+    parser.add_argument("--json", type=Path, default=REPO / "reports" / "bench" / "semantic_cache.json")
+    args = parser.parse_args(argv)
+    if not args.sizes or min(args.sizes) < 1 or args.dims < 1 or args.queries < 2 or args.probes < 1:
+        parser.error("--sizes, --dims, --probes and --queries must be positive (at least 2 queries)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    report = run(args)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
