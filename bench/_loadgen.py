@@ -33,6 +33,11 @@ class Target:
     url: str
     body: bytes
     expect_done: bool = False  # a streaming response is only a success when it reaches [DONE]
+    headers: tuple[tuple[str, str], ...] = ()  # sent besides HEADERS (a peer's own auth or routing headers)
+    unique_marker: str | None = None  # replaced in the body by a per-request counter: every request differs
+
+    def all_headers(self) -> dict[str, str]:
+        return {**HEADERS, **dict(self.headers)}
 
 
 @dataclass
@@ -80,6 +85,7 @@ wrk.method = "POST"
 wrk.body = [==[%(body)s]==]
 %(headers)s
 local expect_done = %(expect_done)s
+%(request)s
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args) bad = 0 end
@@ -98,11 +104,30 @@ end
 """
 
 
+# With a unique marker, each request's body carries the next counter value in its place, so no two requests
+# are alike (a server's answer memo never hits). wrk then builds every request in Lua, which costs the
+# generator a little; the generator ceiling is measured with the fixed body.
+_WRK_UNIQUE = """
+local body_head, body_tail = [==[%(head)s]==], [==[%(tail)s]==]
+local counter = 0
+function request()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, body_head .. counter .. body_tail)
+end
+"""
+
+
 def _wrk_script(target: Target) -> str:
     if b"]==]" in target.body:
         raise ValueError("request body cannot be embedded in a Lua long string")
-    headers = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in HEADERS.items())
-    return _WRK_SCRIPT % {"body": target.body.decode(), "headers": headers,
+    headers = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in target.all_headers().items())
+    request = ""
+    if target.unique_marker is not None:
+        head, found, tail = target.body.decode().partition(target.unique_marker)
+        if not found:
+            raise ValueError(f"unique marker {target.unique_marker!r} is not in the request body")
+        request = _WRK_UNIQUE % {"head": head, "tail": tail}
+    return _WRK_SCRIPT % {"body": target.body.decode(), "headers": headers, "request": request,
                           "expect_done": "true" if target.expect_done else "false"}
 
 
@@ -140,6 +165,9 @@ def _run_python(target: Target, duration: float, warmup: float, connections: int
     cmd = [*pin_prefix(core), sys.executable, str(Path(__file__).resolve()), "--url", target.url,
            "--body-file", body_file.name, "--duration", str(duration), "--warmup", str(warmup),
            "--connections", str(connections)] + (["--expect-done"] if target.expect_done else [])
+    cmd += [f"--header={k}:{v}" for k, v in target.headers]
+    if target.unique_marker is not None:
+        cmd += ["--unique-marker", target.unique_marker]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + warmup + margin)
     finally:
@@ -157,24 +185,33 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 
 
 async def _generate(url: str, body: bytes, duration: float, warmup: float, connections: int,
-                    expect_done: bool) -> LoadResult:
+                    expect_done: bool, headers: dict[str, str] | None = None,
+                    unique_marker: str | None = None) -> LoadResult:
     import aiohttp  # imported here so `run_load` callers never pay for it
 
     latencies: list[float] = []
     failures = 0
     clock = time.perf_counter
+    headers = headers or HEADERS
+    head, _, tail = body.partition(unique_marker.encode()) if unique_marker else (body, b"", b"")
+    counter = 0
     start = clock()
     measure_from = start + warmup
     measure_until = measure_from + duration
 
     async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal failures
+        nonlocal failures, counter
         while True:
             began = clock()
             if began >= measure_until:
                 return
+            if unique_marker:
+                counter += 1
+                sent = head + str(counter).encode() + tail
+            else:
+                sent = body
             try:
-                async with session.post(url, data=body, headers=HEADERS) as response:
+                async with session.post(url, data=sent, headers=headers) as response:
                     payload = await response.read()
                     ok = response.status == 200 and (not expect_done or DONE_MARKER in payload[-64:])
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
@@ -209,14 +246,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--expect-done", action="store_true")
+    parser.add_argument("--header", action="append", default=[], help="NAME:VALUE sent besides the defaults")
+    parser.add_argument("--unique-marker", default=None, help="replaced in the body by a per-request counter")
     args = parser.parse_args(argv)
+    headers = {**HEADERS, **dict(h.split(":", 1) for h in args.header)}
     try:
         import uvloop
         uvloop.install()
     except ImportError:
         pass  # the stock loop is slower; the printed generator ceiling shows by how much
     result = asyncio.run(_generate(args.url, args.body_file.read_bytes(), args.duration, args.warmup,
-                                   args.connections, args.expect_done))
+                                   args.connections, args.expect_done, headers, args.unique_marker))
     print(json.dumps(asdict(result)))
     return 0
 

@@ -8,11 +8,12 @@ requests, streams included, before closing upstream connections.
 
 import asyncio
 import logging
+import time
 from typing import Any, Callable
 
 import orjson
 
-from aigw.gateway import pipeline
+from aigw.gateway import passthrough, pipeline
 from aigw.gateway.config import GatewayConfig
 from aigw.gateway.context import Context, Request, Response, Usage
 from aigw.gateway.errors import GatewayError
@@ -20,6 +21,7 @@ from aigw.gateway.routing import ApiRouter, operation_of
 from aigw.gateway.services import Services
 from aigw.protocol import errors as wire_errors
 from aigw.protocol.ids import request_id
+from aigw.protocol.tokens import preload
 from aigw.protocol.sse import encode_error_event
 
 log = logging.getLogger("aigw.gateway")
@@ -31,7 +33,13 @@ class GatewayApp:
     def __init__(self, config: GatewayConfig, services: Services | None = None) -> None:
         self.config = config
         self.services = services or Services.create(config)
+        if self.services.metrics is None:
+            from aigw.gateway.metrics import Metrics
+
+            self.services.metrics = Metrics(config, self.services.backends)
+        self.metrics = self.services.metrics
         self.router = ApiRouter(config.apis)
+        self.cards = passthrough.CardRewriter(config)
         self.chains = pipeline.PolicyChains(config, self.services)
         self.subscriptions = {s.key: s for s in config.subscriptions}
         self.products = {p.id: p for p in config.products}
@@ -56,6 +64,7 @@ class GatewayApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await asyncio.get_running_loop().run_in_executor(None, preload)  # tokenizers ready before traffic
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 try:
@@ -74,13 +83,21 @@ class GatewayApp:
         if path == "/metrics" and self.services.metrics is not None:
             body, content_type = self.services.metrics.exposition()
             return await _send(send, Response(200, [(b"content-type", content_type.encode())], body), rid)
+        started = time.perf_counter()
         try:
             ctx = await self._context(scope, receive, rid)
         except GatewayError as error:
-            return await _send(send, error.response(), rid)
+            self.metrics.observe_request("none", "", error.status, "", time.perf_counter() - started)
+            return await _send(send, self._refusal(error, scope), rid)
         chain = self.chains.for_request(ctx.product.id if ctx.product else None, ctx.api.id, ctx.operation)
         await pipeline.run(ctx, chain, self.services)
-        await self._respond(ctx, send)
+        if ctx.response.source == "gateway" and passthrough.is_passthrough(ctx.api) and \
+                passthrough.wants_jsonrpc_errors(ctx.api, ctx.request.method, ctx.request.path):
+            ctx.response = passthrough.jsonrpc_error(ctx.response, ctx.request)
+        try:
+            await self._respond(ctx, send, receive)
+        finally:  # after on-complete hooks: the duration covers the whole stream
+            self.metrics.request(ctx, time.perf_counter() - started)
 
     async def _context(self, scope: dict, receive: Callable, rid: str) -> Context:
         matched = self.router.match(scope["path"])
@@ -93,7 +110,13 @@ class GatewayApp:
         operation, deployment = operation_of(api, suffix)
         ctx = Context(rid, request, api, operation, deployment)
         if api.subscription_required:
-            self._authenticate(ctx)
+            try:
+                self._authenticate(ctx, optional=passthrough.is_card_read(api, request.method, request.path))
+            except GatewayError as error:
+                passthrough.refuse_in_kind(error, api, request)
+                raise
+        if api.kind == "a2a":
+            self.cards.prepare(ctx, scope.get("scheme", "http"))
         if api.kind in ("azure-openai", "openai") and request.method == "POST" and body:
             parsed = request.json()
             if not isinstance(parsed, dict):
@@ -103,10 +126,20 @@ class GatewayApp:
                 ctx.deployment = parsed.get("model") if isinstance(parsed.get("model"), str) else None
         return ctx
 
-    def _authenticate(self, ctx: Context) -> None:
+    def _refusal(self, error: GatewayError, scope: dict) -> Response:
+        """A refusal before the pipeline (404, 401, 413): MCP and A2A clients get it as JSON-RPC."""
+        matched = self.router.match(scope["path"])
+        if matched and passthrough.wants_jsonrpc_errors(matched[0], scope["method"], scope["path"]):
+            return passthrough.jsonrpc_error(error.response())
+        return error.response()
+
+    def _authenticate(self, ctx: Context, optional: bool = False) -> None:
+        """``optional``: a request without any key passes anonymously (A2A agent-card discovery)."""
         request = ctx.request
         key = (request.header("ocp-apim-subscription-key") or request.header(ctx.api.subscription_key_header)
                or request.query("subscription-key"))
+        if not key and optional:
+            return
         if not key:
             raise GatewayError(401, "Access denied due to missing subscription key. Make sure to include subscription key "
                                "when making requests to an API.", {"WWW-Authenticate": 'AzureApiManagementKey realm="aigw"'})
@@ -117,11 +150,13 @@ class GatewayApp:
                                "an active subscription.", {"WWW-Authenticate": 'AzureApiManagementKey realm="aigw"'})
         ctx.subscription, ctx.product = subscription, product
 
-    async def _respond(self, ctx: Context, send: Callable) -> None:
+    async def _respond(self, ctx: Context, send: Callable, receive: Callable | None = None) -> None:
         response = ctx.response
         try:
             if response.stream is None:
                 await _send(send, response, ctx.request_id, ctx.extra_headers)
+            elif receive is not None and passthrough.is_passthrough(ctx.api):
+                await self._relay(ctx, response, send, receive)
             else:
                 await self._stream(ctx, response, send)
         finally:
@@ -142,6 +177,9 @@ class GatewayApp:
                 out = observer.feed(chunk)
                 if out:
                     await send({"type": "http.response.body", "body": out, "more_body": True})
+        except asyncio.CancelledError:
+            await response.stream.aclose()  # hand the upstream connection back before going away
+            raise
         except Exception as exc:  # the backend broke off after bytes were sent: say so, never truncate silently
             log.warning("stream from %s failed mid-way: %s", ctx.served_by, exc)
             ctx.error = exc
@@ -150,6 +188,41 @@ class GatewayApp:
             await send({"type": "http.response.body", "body": observer.flush() + encode_error_event(orjson.dumps(error)),
                         "more_body": True})
         await send({"type": "http.response.body", "body": observer.flush()})
+
+
+    async def _relay(self, ctx: Context, response: Response, send: Callable, receive: Callable) -> None:
+        """MCP / A2A event streams: bytes on as they come, unparsed, until either side hangs up — an MCP
+        GET stream may idle for hours, so the client leaving must end it (and free the upstream)."""
+        headers = _with_request_id(response.headers, ctx.request_id) + ctx.extra_headers
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+
+        async def pump() -> None:
+            async for chunk in response.stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+        pumping, leaving = asyncio.ensure_future(pump()), asyncio.ensure_future(_disconnected(receive))
+        try:
+            await asyncio.wait({pumping, leaving}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            leaving.cancel()
+            if not pumping.done():
+                pumping.cancel()
+                await asyncio.gather(pumping, return_exceptions=True)
+                await response.stream.aclose()
+        if pumping.cancelled():
+            return  # the client left
+        failure = pumping.exception()
+        tail = b""
+        if failure is not None:  # the backend broke off after bytes were sent: say so where the protocol can
+            log.warning("stream from %s failed mid-way: %r", ctx.served_by, failure)
+            ctx.error = failure
+            tail = passthrough.stream_error_event(ctx.request, type(failure).__name__)
+        await send({"type": "http.response.body", "body": tail})
+
+
+async def _disconnected(receive: Callable) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 class StreamObserver:
@@ -170,6 +243,9 @@ class StreamObserver:
             self.pending = data
             return b""
         complete, self.pending = data[: end + 2], data[end + 2:]
+        if self.ctx.strip_usage_chunk:
+            # The client did not ask for usage: hide the per-chunk "usage":null our injection caused too.
+            complete = complete.replace(b',"usage":null', b"").replace(b'"usage":null,', b"")
         if b'"usage":{' not in complete and not self.ctx.stream_observers:
             return complete  # the common case: nothing to look at
         out = []

@@ -147,12 +147,31 @@ class Api(Strict):
     subscription_key_header: str = Field("api-key", alias="subscription-key-header")
     policies: Policies = Field(default_factory=Policies)
     operations: list[Operation] = Field(default_factory=list)
+    # MCP / A2A (aigw.gateway.passthrough): where clients reach the gateway, for rewritten agent cards
+    # (default: from X-Forwarded-Proto/-Host or Host), and the longest silence allowed on a relayed event
+    # stream (default: none on GET streams, which are idle by design, the backend's timeout otherwise).
+    public_url: str | None = Field(None, alias="public-url", description="e.g. https://gw.example.com")
+    stream_idle_timeout: Seconds | None = Field(None, alias="stream-idle-timeout")
 
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
         if not value.startswith("/") or (len(value) > 1 and value.endswith("/")):
             raise ValueError(f"path must start with / and not end with / (got {value!r})")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"public-url must start with http:// or https:// (got {value!r})")
+        return value.rstrip("/") if value else value
+
+    @field_validator("stream_idle_timeout")
+    @classmethod
+    def _idle(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("stream-idle-timeout must be positive (leave it out for no limit)")
         return value
 
 
@@ -174,6 +193,28 @@ class Limits(Strict):
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0, alias="max-body-bytes")
 
 
+class Telemetry(Strict):
+    """OpenTelemetry export of the gateway's metrics; Prometheus ``/metrics`` is always served.
+
+    OTLP (http/protobuf) is on when ``otlp-endpoint`` or ``OTEL_EXPORTER_OTLP_ENDPOINT`` /
+    ``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`` is set; the console exporter only when ``console: true``
+    (never by default: it would flood stdout). See ``aigw.gateway.otel``.
+    """
+
+    otlp_endpoint: str | None = Field(None, alias="otlp-endpoint", description="base URL, e.g. http://collector:4318")
+    otlp_headers: dict[str, str] = Field(default_factory=dict, alias="otlp-headers")
+    console: bool = False
+    export_interval: Seconds = Field(60.0, alias="export-interval")
+    service_name: str = Field("aigw-gateway", alias="service-name", min_length=1)
+
+    @field_validator("export_interval")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("export-interval must be positive")
+        return value
+
+
 class GatewayConfig(Strict):
     gateway_id: str = Field("aigw", alias="gateway-id")
     region: str = "local"
@@ -184,6 +225,7 @@ class GatewayConfig(Strict):
     policies: Policies = Field(default_factory=Policies)
     limits: Limits = Field(default_factory=Limits)
     store: dict[str, Any] = Field(default_factory=lambda: {"kind": "memory"})
+    telemetry: Telemetry = Field(default_factory=Telemetry)
 
     @model_validator(mode="after")
     def _references(self):

@@ -4,22 +4,27 @@ aiohttp rather than httpx: measured here, a Starlette proxy forwarding with aioh
 req/s on one core against ~480 with httpx. The request body is already buffered (retries re-send
 it). A streamed answer is committed only once its first bytes have arrived: a stream that fails
 before its first byte is an upstream error the retry policy can fail over, while one that fails
-later is the pipeline's to end cleanly.
+later is the pipeline's to end cleanly. MCP and A2A streams are handed on at once instead
+(``Forwarder._pass_through``): an MCP GET stream may stay silent for as long as the session lives.
 """
 
 import asyncio
-from typing import AsyncIterator
+import functools
+from typing import Any, AsyncIterator
 
 import aiohttp
+import orjson
 
 from aigw.gateway.backends import BackendRuntime
 from aigw.gateway.context import Context, Response
 from aigw.gateway.errors import UpstreamError
+from aigw.gateway.passthrough import PASSTHROUGH_KINDS
 
 # Hop-by-hop and gateway-owned headers never cross the proxy (RFC 9110 §7.6.1).
 _DROP_REQUEST = {b"host", b"content-length", b"connection", b"keep-alive", b"transfer-encoding", b"te", b"upgrade",
                  b"proxy-authorization", b"proxy-connection", b"ocp-apim-subscription-key", b"accept-encoding"}
 _DROP_RESPONSE = {"content-length", "connection", "keep-alive", "transfer-encoding", "content-encoding", "server", "date"}
+_DROP_RESPONSE_RAW = {name.encode() for name in _DROP_RESPONSE}
 
 
 class Forwarder:
@@ -36,31 +41,58 @@ class Forwarder:
         if self._session is not None:
             await self._session.close()
 
-    async def forward(self, ctx: Context, backend: BackendRuntime, drop_header: bytes | None = None) -> Response:
+    async def call_json(self, method: str, url: str, payload: Any, headers: dict[str, str], timeout: float,
+                        backend_id: str = "side service") -> tuple[int, Any]:
+        """A side call a policy makes (content safety, embeddings): JSON in, ``(status, parsed JSON or None)``
+        out, on the shared connection pool. Transport failures and timeouts raise UpstreamError."""
+        session = await self.session()
+        try:
+            async with session.request(method, url, data=orjson.dumps(payload),
+                                       headers={"content-type": "application/json", **headers},
+                                       timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+                body = await response.read()
+        except asyncio.TimeoutError as exc:
+            raise UpstreamError("timeout", f"no answer from {backend_id} within {timeout:g} s") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamError("connection", f"{backend_id}: {type(exc).__name__}: {exc}") from exc
+        try:
+            return response.status, orjson.loads(body) if body else None
+        except orjson.JSONDecodeError:
+            return response.status, None
+
+    async def forward(self, ctx: Context, backend: BackendRuntime, drop_header: bytes | None = None,
+                      timeout: float | None = None) -> Response:
+        """Send the buffered request to ``backend``; ``timeout`` (forward-request's) caps the backend's own."""
         config = backend.config
+        seconds = min(config.timeout, timeout) if timeout else config.timeout
         url = config.url + ctx.request.suffix
-        if ctx.request.query_string:
-            url += "?" + ctx.request.query_string.decode("latin-1")
+        query = ctx.request.query_string
+        if query:
+            if b"subscription-key=" in query:  # the gateway's credential never travels upstream
+                query = _without_subscription_key(query)
+            if query:
+                url += "?" + query.decode("latin-1")
         headers = {}
         for key, value in ctx.request.headers:
             if key not in _DROP_REQUEST and key != drop_header:
                 headers[key.decode("latin-1")] = value.decode("latin-1")
-        if config.auth is not None:
-            headers[config.auth.header] = config.auth.value
+        if config.auth is not None:  # replaces what the client sent under that name (keys are lower case)
+            headers[config.auth.header.lower()] = config.auth.value
         headers["x-forwarded-for"] = ctx.request.client_ip
-        timeout = aiohttp.ClientTimeout(total=None, connect=min(10.0, config.timeout), sock_read=config.timeout)
+        if getattr(ctx.api, "kind", None) in PASSTHROUGH_KINDS:
+            return await self._pass_through(ctx, config.id, url, headers, seconds)
         session = await self.session()
         try:
             upstream = await session.request(ctx.request.method, url, data=ctx.request.body or None, headers=headers,
-                                             timeout=timeout, allow_redirects=False)
+                                             timeout=_timeout(seconds), allow_redirects=False)
         except asyncio.TimeoutError as exc:
-            raise UpstreamError("timeout", f"no answer from {config.id} within {config.timeout:g} s") from exc
+            raise UpstreamError("timeout", f"no answer from {config.id} within {seconds:g} s") from exc
         except aiohttp.ClientConnectorError as exc:
             raise UpstreamError("connection", f"cannot connect to {config.id}: {exc.os_error or exc}") from exc
         except aiohttp.ClientError as exc:
             raise UpstreamError("connection", f"{config.id}: {type(exc).__name__}: {exc}") from exc
-        response_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in upstream.headers.items()
-                            if k.lower() not in _DROP_RESPONSE]
+        # raw_headers are bytes already: no decode/encode round trip per header on the hot path.
+        response_headers = [(k.lower(), v) for k, v in upstream.raw_headers if k.lower() not in _DROP_RESPONSE_RAW]
         content_type = upstream.headers.get("content-type", "")
         try:
             if content_type.startswith("text/event-stream") and upstream.status == 200:
@@ -71,13 +103,76 @@ class Forwarder:
             body = await upstream.read()
         except asyncio.TimeoutError as exc:
             upstream.release()
-            raise UpstreamError("timeout", f"{config.id} stopped answering for {config.timeout:g} s") from exc
+            raise UpstreamError("timeout", f"{config.id} stopped answering for {seconds:g} s") from exc
         except aiohttp.ClientError as exc:
             upstream.release()
             raise UpstreamError("stream" if content_type.startswith("text/event-stream") else "connection",
                                 f"{config.id} broke off before the first byte: {type(exc).__name__}") from exc
         upstream.release()
         return Response(upstream.status, response_headers, body=body)
+
+    async def _pass_through(self, ctx: Context, backend_id: str, url: str, headers: dict[str, str],
+                            seconds: float) -> Response:
+        """MCP and A2A (aigw.gateway.passthrough): an event stream is handed on at once, not after its
+        first byte (an MCP GET stream may stay silent for minutes), and its silence is bounded by the
+        API's ``stream-idle-timeout`` — unbounded on GET streams unless set, the backend's timeout on
+        answers to a POST. The backend's timeout bounds the wait for headers and for a JSON body."""
+        request = ctx.request
+        session = await self.session()
+        try:
+            upstream = await asyncio.wait_for(
+                session.request(request.method, url, data=request.body or None, headers=headers,
+                                timeout=_connect_timeout(seconds), allow_redirects=False), seconds)
+        except asyncio.TimeoutError as exc:
+            raise UpstreamError("timeout", f"no answer from {backend_id} within {seconds:g} s") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise UpstreamError("connection", f"cannot connect to {backend_id}: {exc.os_error or exc}") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamError("connection", f"{backend_id}: {type(exc).__name__}: {exc}") from exc
+        response_headers = [(k.lower(), v) for k, v in upstream.raw_headers if k.lower() not in _DROP_RESPONSE_RAW]
+        if upstream.headers.get("content-type", "").startswith("text/event-stream") and upstream.status == 200:
+            idle = ctx.api.stream_idle_timeout
+            if idle is None and request.method != "GET":
+                idle = seconds
+            return Response(upstream.status, response_headers, stream=_relay_while_alive(upstream, idle))
+        try:
+            body = await asyncio.wait_for(upstream.read(), seconds)
+        except asyncio.TimeoutError as exc:
+            raise UpstreamError("timeout", f"{backend_id} stopped answering for {seconds:g} s") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamError("connection", f"{backend_id} broke off: {type(exc).__name__}") from exc
+        finally:
+            upstream.release()
+        return Response(upstream.status, response_headers, body=body)
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """One (immutable) timeout object per distinct value rather than one per request."""
+    return aiohttp.ClientTimeout(total=None, connect=min(10.0, seconds), sock_read=seconds)
+
+
+@functools.lru_cache(maxsize=64)
+def _connect_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """No socket read timeout: passthrough bounds reads itself (``Forwarder._pass_through``)."""
+    return aiohttp.ClientTimeout(total=None, connect=min(10.0, seconds), sock_read=None)
+
+
+async def _relay_while_alive(upstream: aiohttp.ClientResponse, idle: float | None) -> AsyncIterator[bytes]:
+    """Yield the stream's bytes as they arrive; more than ``idle`` seconds of silence is a timeout."""
+    try:
+        while True:
+            read = upstream.content.readany()
+            chunk = await (asyncio.wait_for(read, idle) if idle else read)
+            if not chunk:
+                return
+            yield chunk
+    finally:
+        upstream.release()
+
+
+def _without_subscription_key(query: bytes) -> bytes:
+    return b"&".join(p for p in query.split(b"&") if not p.startswith(b"subscription-key="))
 
 
 async def _relay(upstream: aiohttp.ClientResponse, first: bytes) -> AsyncIterator[bytes]:

@@ -7,6 +7,7 @@ backend is skipped, outbound still runs).
 """
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -30,11 +31,11 @@ class Chain:
     def extend(self, other: "Chain") -> "Chain":
         return Chain(*(getattr(self, s) + getattr(other, s) for s in ("inbound", "backend", "outbound", "on_error")))
 
-    @property
+    @functools.cached_property  # chains are built once per scope; these are read on every request
     def retry(self) -> RetryPolicy | None:
         return next((p for p in reversed(self.backend) if isinstance(p, RetryPolicy)), None)
 
-    @property
+    @functools.cached_property
     def timeout(self) -> float | None:
         forward = next((p for p in reversed(self.backend) if isinstance(p, ForwardRequest)), None)
         return forward.config.timeout if forward else None
@@ -86,6 +87,8 @@ async def run(ctx: Context, chain: Chain, services: Services) -> None:
                     await policy.inbound(ctx)
             await forward_with_retry(ctx, chain, services)
         extract_usage(ctx)
+        for hook in ctx.on_response:
+            await hook(ctx)
         for policy in chain.outbound:
             await policy.outbound(ctx)
     except GatewayError as error:
@@ -123,7 +126,7 @@ async def forward_with_retry(ctx: Context, chain: Chain, services: Services) -> 
         ctx.attempts += 1
         ctx.served_by = backend.id
         try:
-            response = await services.forwarder.forward(ctx, backend, drop)
+            response = await services.forwarder.forward(ctx, backend, drop, chain.timeout)
         except UpstreamError as error:
             backends.record(backend, None, error.reason, None)
             last_error = error

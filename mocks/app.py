@@ -8,6 +8,7 @@ Anything unexpected becomes a 500 with the OpenAI body — never a traceback on 
 The admin API lives under ``/_mock/`` (see ``admin``).
 """
 
+import asyncio
 import logging
 import random
 from typing import Any, Callable
@@ -36,6 +37,7 @@ from aigw.mocks.generation import UnusableSchema, seed_of
 from aigw.mocks.state import DeploymentState, MockState
 from aigw.mocks.streaming import stream_events
 from aigw.protocol import errors
+from aigw.protocol.tokens import preload
 from aigw.protocol import headers as h
 from aigw.protocol.ids import request_id
 from aigw.protocol.spec import check
@@ -300,6 +302,7 @@ async def _lifespan(receive: Callable, send: Callable) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            await asyncio.get_running_loop().run_in_executor(None, preload)  # tokenizers ready before traffic
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})

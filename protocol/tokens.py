@@ -343,3 +343,9 @@ def estimate_tokens_from_chars(text: str) -> int:
     use this for ``usage``; use :func:`count_text`.
     """
     return math.ceil(len(text) / 4)
+
+
+def preload() -> None:
+    """Build both encodings now (~0.3 s) so the first request after start-up does not pay for it."""
+    for name in OFFLINE_ENCODINGS:
+        get_encoding(name)
