@@ -108,6 +108,9 @@ class GatewayApp:
         client = scope.get("client") or ("", 0)
         request = Request(scope["method"], scope["path"], suffix, scope["query_string"], list(scope["headers"]), body, client[0])
         operation, deployment = operation_of(api, suffix)
+        if api.kind == "azure-openai" and deployment is not None and not request.query("api-version"):
+            # APIM matches an operation only when its required query parameters are present.
+            raise GatewayError(404, "Resource not found")
         ctx = Context(rid, request, api, operation, deployment)
         if api.subscription_required:
             try:

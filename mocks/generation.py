@@ -36,6 +36,9 @@ def seed_of(digest: bytes) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
+CALL_FRAMING_TOKENS = 3  # what a function call's wrapping costs beyond its name and arguments
+
+
 class UnusableSchema(ValueError):
     """A client-supplied JSON Schema (tool parameters, response_format) that cannot be answered."""
 
@@ -70,6 +73,7 @@ class ChoicePlan:
     finish_reason: str = "stop"
     completion_tokens: int = 0
     logprobs: list[float] | None = None  # one per piece when requested
+    legacy_function: bool = False  # answered as message.function_call (the deprecated `functions` API)
 
     @property
     def content(self) -> str | None:
@@ -151,13 +155,17 @@ def plan_chat(body: dict[str, Any], model: str, seed: int) -> list[ChoicePlan]:
             parameters = function.get("parameters") or {"type": "object"}
             arguments = orjson.dumps(_instance(parameters, rng, f"tools[{position}].function.parameters",
                                                f"function '{function.get('name')}'")).decode()
-            pieces, finish, tokens = _capped(arguments, model, cap)
+            # The call's framing costs tokens too, and all of it counts against the cap.
+            framing = CALL_FRAMING_TOKENS if cap is None else min(CALL_FRAMING_TOKENS, cap)
+            pieces, finish, tokens = _capped(arguments, model, None if cap is None else cap - framing)
+            if cap is not None and framing < CALL_FRAMING_TOKENS:
+                finish = "length"
             plan.tool_calls = [ToolCall(ids.tool_call_id(rng), function["name"], pieces)]
-            forced = isinstance(body.get("tool_choice"), dict)
-            plan.finish_reason = finish if finish == "length" else ("stop" if forced else "tool_calls")
-            if "functions" in body and not body.get("tools"):
-                plan.finish_reason = finish if finish == "length" else "function_call"
-            plan.completion_tokens = tokens + 3  # the call's framing tokens, as the API charges them
+            plan.legacy_function = "functions" in body and not body.get("tools")
+            forced = isinstance(body.get("function_call" if plan.legacy_function else "tool_choice"), dict)
+            done = "stop" if forced else ("function_call" if plan.legacy_function else "tool_calls")
+            plan.finish_reason = finish if finish == "length" else done
+            plan.completion_tokens = tokens + framing
         elif response_format == "json_object":
             plan.pieces, plan.finish_reason, plan.completion_tokens = _capped(schema_data.json_object_text(rng), model, cap)
         elif response_format == "json_schema":

@@ -65,7 +65,10 @@ def chat_json(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int) -> dict[s
     choices = []
     for plan in plans:
         message: dict[str, Any] = {"role": "assistant", "content": plan.content, "refusal": None}
-        if plan.tool_calls:
+        if plan.legacy_function:
+            call = plan.tool_calls[0]
+            message["function_call"] = {"name": call.name, "arguments": call.arguments}
+        elif plan.tool_calls:
             message["tool_calls"] = [
                 {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in plan.tool_calls
             ]
@@ -138,6 +141,15 @@ _SAFE_SUFFIX = b',"content_filter_results":' + dumps(content_filter.SAFE_COMPLET
 def _choice_deltas(plan: ChoicePlan, meta: Meta) -> list[bytes]:
     """The serialised per-token delta choices of one plan: role first, then content or tool-call arguments."""
     index = plan.index
+    if plan.legacy_function:
+        call = plan.tool_calls[0]
+        first = {"index": index, "delta": {"role": "assistant", "content": None, "refusal": None,
+                                           "function_call": {"name": call.name, "arguments": ""}},
+                 "logprobs": None, "finish_reason": None}
+        return [dumps(first)] + [
+            b'{"index":%d,"delta":{"function_call":{"arguments":%s}},"logprobs":null,"finish_reason":null}' % (index, dumps(p))
+            for p in call.arguments_pieces
+        ]
     if plan.tool_calls:
         call = plan.tool_calls[0]
         first = {"index": index, "delta": {"role": "assistant", "content": None, "refusal": None, "tool_calls": [

@@ -136,6 +136,8 @@ class SemanticCacheLookup(Policy):
                 result = "error"
             else:
                 hit = await self.cache.semantic(partition, vector, self.config.score_threshold)
+        if hit is not None and not _within_cap(hit.answer.body, body):
+            hit = None  # never serve an answer longer than this request allows
         if hit is None:
             ctx.variables[STATE_VARIABLE] = _Pending(self.cache, partition, key, vector, ctx.operation, prompt.raw)
             return self._report(ctx, result, header="miss")
@@ -252,6 +254,20 @@ def _text(content: Any) -> str | None:
             parts.append(part["text"])
         return "\n".join(parts)
     return None
+
+
+def _within_cap(answer: bytes, request: dict) -> bool:
+    """Whether a cached answer fits the request's completion cap (max_completion_tokens / max_tokens)."""
+    cap = request.get("max_completion_tokens")
+    if cap is None:
+        cap = request.get("max_tokens")
+    if not isinstance(cap, int):
+        return True
+    try:
+        used = orjson.loads(answer)["usage"]["completion_tokens"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return False
+    return isinstance(used, int) and used <= cap
 
 
 def _normalize(text: str) -> str:
