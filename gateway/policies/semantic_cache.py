@@ -47,10 +47,12 @@ from pydantic import Field, field_validator
 from aigw.gateway.cache.embeddings import EmbeddingsClient, EmbeddingsError
 from aigw.gateway.cache.replay import StreamAssembler, replay
 from aigw.gateway.cache.semantic import SemanticCache, answer_key, partition_id
+from aigw.protocol.spec import check
 from aigw.gateway.context import Context
 from aigw.gateway.expressions import compile_expression
 from aigw.gateway.policies.base import INBOUND, OUTBOUND, Policy, PolicyConfig
 
+REQUEST_SCHEMAS = {"chat": "chat-completion-request", "completions": "completion-request"}
 log = logging.getLogger("aigw.gateway")
 CACHE_HEADER = b"x-aigw-cache"
 TIER_HEADER = b"x-aigw-cache-tier"
@@ -119,10 +121,15 @@ class SemanticCacheLookup(Policy):
 
     async def _lookup(self, ctx: Context) -> None:
         body = ctx.request.json()
+        if check(REQUEST_SCHEMAS[ctx.operation], body):
+            return self._report(ctx, "bypass")  # the backend must see (and reject) an invalid request
         prompt = cacheable_prompt(body, ctx.operation, self.config.ignore_system_messages)
         if prompt is None or (self.config.max_message_count is not None and prompt.count > self.config.max_message_count):
             return self._report(ctx, "bypass")
+        # The query (api-version, ...) is part of what was asked: a request the backend would reject
+        # must never be answered from a cache filled by ones it accepted.
         partition = partition_id(ctx.api.id, ctx.operation, ctx.deployment or str(body.get("model") or ""),
+                                 ctx.request.query_string.decode("latin-1"),
                                  *(orjson.dumps(body.get(f), option=orjson.OPT_SORT_KEYS).decode() for f in SHAPING_FIELDS),
                                  *(vary(ctx) for vary in self.vary_by))
         key = answer_key(partition, prompt.normalized)
