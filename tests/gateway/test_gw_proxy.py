@@ -166,8 +166,29 @@ def _wait_healthy(base: str, process: subprocess.Popen, seconds: float = 30.0) -
     pytest.fail(f"aigw up did not answer its health probe within {seconds:.0f} s")
 
 
+def _free_port_run(length: int) -> int:
+    """A base port whose next ``length - 1`` ports are free too (`aigw up` takes PORT..PORT+3)."""
+    import socket
+
+    for _ in range(50):
+        base = _free_port()
+        sockets = []
+        try:
+            for offset in range(length):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError(f"no run of {length} free ports found")
+
+
 def test_aigw_up_as_a_real_process():
-    port = _free_port()
+    port = _free_port_run(4)
     env = {**os.environ, "AIGW_OPS_KEY": "ops-key-for-this-test"}
     for name in ("AIGW_MOCK_EASTUS", "AIGW_MOCK_SWEDENCENTRAL", "AIGW_MOCK_WESTUS"):
         env.pop(name, None)  # let `aigw up` place its own mocks beside the gateway
