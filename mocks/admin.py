@@ -7,7 +7,8 @@ gateway under test that forwards client headers can never reach it by accident.
     GET    /_mock/config                       the configuration in force
     GET    /_mock/counters                     requests, tokens, 429s, errors, faults per deployment
     GET    /_mock/limits                       the rate-limit windows per deployment
-    POST   /_mock/reset                        counters, windows, faults and clock back to the config
+    POST   /_mock/reset                        counters, windows, faults and clock back to the config, and
+                                               the mounted services' state (MCP sessions, A2A tasks, blocklists)
     GET    /_mock/faults                       faults per deployment
     PUT    /_mock/faults/{deployment}          replace a deployment's faults (body: Faults)
     PATCH  /_mock/faults/{deployment}          change some fields
@@ -15,9 +16,11 @@ gateway under test that forwards client headers can never reach it by accident.
     POST   /_mock/outage/{deployment}          {"down": true|false}
     GET    /_mock/clock                        {"offset_seconds", "wall"}
     POST   /_mock/clock/advance                {"seconds": 61}
+
+The guard, the JSON answers and the body reading are shared with the other admin APIs (``/_mock/mcp``).
 """
 
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import orjson
 from pydantic import ValidationError
@@ -35,33 +38,53 @@ class AdminError(Exception):
         self.status, self.message = status, message
 
 
-def _json(payload: Any, status: int = 200) -> Response:
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS), status, media_type="application/json")
 
 
-def build(state: MockState) -> Starlette:
-    token = f"Bearer {state.config.admin_token}"
+def error_response(status: int, message: str) -> Response:
+    return json_response({"error": {"code": str(status), "message": message, "param": None, "type": "admin"}}, status)
 
-    def guarded(handler):
+
+def guard(admin_token: str) -> Callable[[Handler], Handler]:
+    """Wrap a handler: 401 without ``Authorization: Bearer <admin_token>``; an ``AdminError`` becomes its answer."""
+    token = f"Bearer {admin_token}"
+
+    def guarded(handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
             if request.headers.get("authorization") != token:
-                return _json({"error": {"code": "401", "message": "the admin API needs Authorization: Bearer <admin_token>",
-                                        "param": None, "type": "admin"}}, 401)
+                return error_response(401, "the admin API needs Authorization: Bearer <admin_token>")
             try:
                 return await handler(request)
             except AdminError as exc:
-                return _json({"error": {"code": str(exc.status), "message": exc.message, "param": None, "type": "admin"}}, exc.status)
+                return error_response(exc.status, exc.message)
 
         return endpoint
 
-    async def body_of(request: Request) -> dict[str, Any]:
-        try:
-            value = orjson.loads(await request.body() or b"{}")
-        except orjson.JSONDecodeError as exc:
-            raise AdminError(400, f"body is not valid JSON: {exc}") from None
-        if not isinstance(value, dict):
-            raise AdminError(400, "body must be a JSON object")
-        return value
+    return guarded
+
+
+async def body_of(request: Request) -> dict[str, Any]:
+    """The request's JSON object (an empty body counts as ``{}``); 400 for anything else."""
+    try:
+        value = orjson.loads(await request.body() or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise AdminError(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise AdminError(400, "body must be a JSON object")
+    return value
+
+
+def invalid_faults(exc: ValidationError) -> AdminError:
+    problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+    return AdminError(400, f"invalid faults: {problems}")
+
+
+def build(state: MockState) -> Starlette:
+    guarded = guard(state.config.admin_token)
 
     def deployment_of(request: Request):
         name = request.path_params["deployment"]
@@ -70,24 +93,24 @@ def build(state: MockState) -> Starlette:
         return state.deployments[name]
 
     async def health(request: Request) -> Response:
-        return _json({"status": "ok"})
+        return json_response({"status": "ok"})
 
     async def config(request: Request) -> Response:
-        return _json(state.config.model_dump(mode="json"))
+        return json_response(state.config.model_dump(mode="json"))
 
     async def counters(request: Request) -> Response:
-        return _json({"deployments": {n: s.counters.as_dict() for n, s in state.deployments.items()}})
+        return json_response({"deployments": {n: s.counters.as_dict() for n, s in state.deployments.items()}})
 
     async def limits(request: Request) -> Response:
         now = state.clock.monotonic()
-        return _json({"deployments": {n: s.limiter.snapshot(now) for n, s in state.deployments.items()}})
+        return json_response({"deployments": {n: s.limiter.snapshot(now) for n, s in state.deployments.items()}})
 
     async def reset(request: Request) -> Response:
         state.reset()
-        return _json({"status": "reset"})
+        return json_response({"status": "reset"})
 
     async def faults(request: Request) -> Response:
-        return _json({"deployments": {n: s.faults.faults.model_dump(mode="json") for n, s in state.deployments.items()}})
+        return json_response({"deployments": {n: s.faults.faults.model_dump(mode="json") for n, s in state.deployments.items()}})
 
     async def put_faults(request: Request) -> Response:
         target = deployment_of(request)
@@ -97,14 +120,13 @@ def build(state: MockState) -> Starlette:
         try:
             target.set_faults(Faults.model_validate(body))
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
-            raise AdminError(400, f"invalid faults: {problems}") from None
-        return _json(target.faults.faults.model_dump(mode="json"))
+            raise invalid_faults(exc) from None
+        return json_response(target.faults.faults.model_dump(mode="json"))
 
     async def delete_faults(request: Request) -> Response:
         target = deployment_of(request)
         target.set_faults(Faults())
-        return _json(target.faults.faults.model_dump(mode="json"))
+        return json_response(target.faults.faults.model_dump(mode="json"))
 
     async def outage(request: Request) -> Response:
         target = deployment_of(request)
@@ -112,17 +134,17 @@ def build(state: MockState) -> Starlette:
         if not isinstance(down, bool):
             raise AdminError(400, '"down" must be true or false')
         target.set_faults(target.faults.faults.model_copy(update={"outage": down}))
-        return _json({"deployment": target.deployment.name, "down": down})
+        return json_response({"deployment": target.deployment.name, "down": down})
 
     async def clock(request: Request) -> Response:
-        return _json({"offset_seconds": state.clock.offset, "wall": state.clock.wall()})
+        return json_response({"offset_seconds": state.clock.offset, "wall": state.clock.wall()})
 
     async def advance(request: Request) -> Response:
         seconds = (await body_of(request)).get("seconds")
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
             raise AdminError(400, '"seconds" must be a non-negative number')
         state.clock.advance(float(seconds))
-        return _json({"offset_seconds": state.clock.offset, "wall": state.clock.wall()})
+        return json_response({"offset_seconds": state.clock.offset, "wall": state.clock.wall()})
 
     routes = [
         Route("/_mock/health", health),

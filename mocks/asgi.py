@@ -92,6 +92,26 @@ async def sleep_unless_disconnected(receive: Callable, seconds: float) -> None:
             waiter.cancel()
 
 
+async def watch_disconnect(receive: Callable, gone: asyncio.Event) -> None:
+    """Run beside a paced response (as a task): set ``gone`` when the client hangs up."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            gone.set()
+            return
+
+
+async def sleep_or_gone(seconds: float, gone: asyncio.Event) -> None:
+    """Sleep ``seconds``, raising ClientGone at once if ``gone`` is set before or meanwhile."""
+    if gone.is_set():
+        raise ClientGone
+    try:
+        await asyncio.wait_for(gone.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        return
+    raise ClientGone
+
+
 def common_headers(request_id: str, region: str) -> Headers:
     rid = request_id.encode()
     return [

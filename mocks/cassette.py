@@ -29,6 +29,8 @@ from urllib.parse import parse_qsl, quote, urlencode
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from aigw.mocks.config_base import Strict
+
 FORMAT = "aigw-cassette"
 VERSION = 1
 REDACTED = "<redacted>"
@@ -123,11 +125,7 @@ class CassetteOptions:
 # ---------------------------------------------------------------------------------------------- records
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class _Body(_Strict):
+class _Body(Strict):
     """Exactly one of ``json``, ``text``, ``base64`` — or none, for an empty body."""
 
     json_: Any = Field(None, alias="json")
@@ -186,7 +184,7 @@ class RecordedResponse(_Body):
         return self
 
 
-class Exchange(_Strict):
+class Exchange(Strict):
     type: Literal["exchange"]
     id: int
     recorded: str
@@ -195,7 +193,7 @@ class Exchange(_Strict):
     response: RecordedResponse
 
 
-class Session(_Strict):
+class Session(Strict):
     type: Literal["session"]
     format: Literal["aigw-cassette"]
     version: int

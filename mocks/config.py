@@ -9,8 +9,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from aigw.mocks.config_base import Strict, require_unique
 from aigw.mocks.content_classifier import ContentSafetyConfig
 from aigw.mocks.a2a.config import A2AConfig
 from aigw.mocks.mcp.config import McpConfig
@@ -18,12 +19,6 @@ from aigw.protocol.yamlconfig import load_model, parse_model
 
 Operation = Literal["chat", "completions", "embeddings"]
 STATUS_FAULTS = (429, 500, 503)
-
-
-class Strict(BaseModel):
-    """Unknown keys are typos: reject them instead of silently ignoring a setting."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class Range(Strict):
@@ -162,9 +157,7 @@ class MockConfig(Strict):
     @model_validator(mode="after")
     def _consistent(self):
         names = [d.name for d in self.deployments]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"deployment names must be unique; repeated: {', '.join(duplicates)}")
+        require_unique(names, "deployment names must be unique")
         known = set(BUILTIN_PROFILES) | set(self.latency_profiles) | {"off"}
         for name in [self.latency] + [d.latency for d in self.deployments if d.latency]:
             if name not in known:

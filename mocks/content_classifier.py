@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
+
+from aigw.mocks.config_base import Strict
 
 from aigw.protocol.yamlconfig import parse_model
 
@@ -32,11 +34,7 @@ Threshold = Literal["low", "medium", "high", "off"]
 DEFAULT_API_VERSIONS = ("2023-10-01", "2024-02-15-preview", "2024-09-01", "2024-09-15-preview", "2024-12-15-preview")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class LexiconConfig(_Strict):
+class LexiconConfig(Strict):
     """Lexicon entries; in the mock config they are merged over the shipped default lexicon."""
 
     categories: dict[Category, dict[Term, Severity]] = Field(default_factory=dict)
@@ -46,7 +44,7 @@ class LexiconConfig(_Strict):
     replace_default: bool = Field(False, description="start from an empty lexicon instead of the shipped one")
 
 
-class BlocklistItemConfig(_Strict):
+class BlocklistItemConfig(Strict):
     text: Term
     id: str | None = Field(None, min_length=1, max_length=64, description="defaults to a stable uuid")
     description: str | None = Field(None, max_length=1024)
@@ -62,12 +60,12 @@ class BlocklistItemConfig(_Strict):
         return self
 
 
-class BlocklistConfig(_Strict):
+class BlocklistConfig(Strict):
     description: str | None = Field(None, max_length=1024)
     items: list[BlocklistItemConfig | Term] = Field(default_factory=list)
 
 
-class FilterPolicy(_Strict):
+class FilterPolicy(Strict):
     """Azure OpenAI's configurable filter: the lowest level that is filtered, per category."""
 
     hate: Threshold = "medium"
@@ -77,7 +75,7 @@ class FilterPolicy(_Strict):
     jailbreak: bool = Field(True, description="filter (not only annotate) detected jailbreak attempts")
 
 
-class ContentSafetyConfig(_Strict):
+class ContentSafetyConfig(Strict):
     """The ``content_safety`` section of the mock config."""
 
     lexicon: LexiconConfig = Field(default_factory=LexiconConfig)

@@ -75,6 +75,10 @@ class ContentSafetyService:
         self.keys = {k.encode() for k in config.auth.keys}
         self.bearers = {b"Bearer " + k for k in self.keys}
 
+    def reset(self) -> None:
+        """Blocklists back to the config: those created or changed through the API are forgotten."""
+        self.blocklists.reset()
+
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         headers = common_headers(request_id(), self.region)
         try:
@@ -219,9 +223,7 @@ class ContentSafetyService:
         return 200, self._existing(name).as_json()
 
     def upsert_blocklist(self, body: dict[str, Any], query, name: str) -> tuple[int, Any]:
-        if not NAME_PATTERN.match(name):
-            raise ServiceError(400, "InvalidResourceName", f"The blocklist name '{name}' is invalid: use 1 to 64 letters, "
-                               "digits, '.', '_', '~' or '-'.")
+        _check_name(name)
         _validate("contentsafety-blocklist-request", body)
         if body.get("blocklistName", name) != name:
             raise invalid(f"blocklistName '{body['blocklistName']}' in the body differs from '{name}' in the URL.")
@@ -229,6 +231,7 @@ class ContentSafetyService:
         return (201 if created else 200), blocklist.as_json()
 
     def delete_blocklist(self, body, query, name: str) -> tuple[int, Any]:
+        _check_name(name)  # 204 whether or not it existed, but never for a name no blocklist can have
         self.blocklists.delete(name)
         return 204, None
 
@@ -266,6 +269,12 @@ class ContentSafetyService:
         if item is None:
             raise not_found(f"BlocklistItem '{item_id}' in blocklist '{name}'")
         return 200, item.as_json()
+
+
+def _check_name(name: str) -> None:
+    if not NAME_PATTERN.match(name):
+        raise ServiceError(400, "InvalidResourceName", f"The blocklist name '{name}' is invalid: use 1 to 64 letters, "
+                           "digits, '.', '_', '~' or '-'.")
 
 
 def _validate(schema: str, body: dict[str, Any]) -> None:

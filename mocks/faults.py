@@ -37,6 +37,17 @@ class FaultPlan:
 NO_FAULT = FaultPlan()
 
 
+def drawn_status(draw: float, error_rates: dict[int, float]) -> int | None:
+    """The error status a uniform ``draw`` in [0, 1) lands on, the rates stacked in status order; None
+    past them all. Shared by every fault injector (model deployments, MCP servers)."""
+    for code in sorted(error_rates):
+        rate = error_rates[code]
+        if draw < rate:
+            return code
+        draw -= rate
+    return None
+
+
 class FaultInjector:
     def __init__(self, seed: int, deployment: str, faults: Faults) -> None:
         self.faults = faults
@@ -51,14 +62,7 @@ class FaultInjector:
             return NO_FAULT
         if f.outage:
             return FaultPlan(status=503)
-        draw = self._rng.random()
-        status = None
-        for code in sorted(f.error_rates):
-            rate = f.error_rates[code]
-            if draw < rate:
-                status = code
-                break
-            draw -= rate
+        status = drawn_status(self._rng.random(), f.error_rates)
         roll = self._rng.random()
         return FaultPlan(
             status=status,

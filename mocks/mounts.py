@@ -4,6 +4,9 @@ The mock serves more than Azure OpenAI — MCP servers, A2A agents, Azure AI Con
 same process, with the same config file, seed and admin token. Each service lives in its own
 module and contributes ``(prefix, app)`` pairs here; ``MockApp`` sends a request to the first
 mount whose prefix matches (exactly, or followed by ``/`` or ``:``), before the model routes.
+
+A service with state of its own registers its reset in ``state.on_reset``, so ``POST /_mock/reset``
+resets it along with the model API.
 """
 
 from typing import Any, Callable
@@ -21,9 +24,12 @@ def build_mounts(config: MockConfig, state: MockState) -> list[tuple[str, ASGIAp
     mounts: list[tuple[str, ASGIApp]] = []
     if config.a2a.enabled:
         agents = a2a_app.build(config, state.clock)
+        state.on_reset.append(agents.reset)
         mounts += [(a2a_app.CARD_PATH, agents), ("/a2a", agents)]
     mounts += mcp_mounts(config, state)
-    mounts.append((content_safety.PREFIX, content_safety.build(config)))
+    safety = content_safety.build(config)
+    state.on_reset.append(safety.reset)
+    mounts.append((content_safety.PREFIX, safety))
     return mounts
 
 

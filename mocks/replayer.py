@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import orjson
 
-from aigw.mocks.asgi import BodyTooLarge, ClientGone, read_body, send_bytes, send_json
+from aigw.mocks.asgi import BodyTooLarge, ClientGone, read_body, send_bytes, send_json, sleep_or_gone, watch_disconnect
 from aigw.mocks.cassette import Cassette, CassetteOptions, Exchange, Rules, load
 from aigw.protocol import errors
 
@@ -114,7 +114,7 @@ class Replayer:
         marker = [(REPLAY_HEADER, f"{exchange.id}".encode())]
         started = time.monotonic()
         gone = asyncio.Event()
-        watcher = asyncio.ensure_future(_watch_disconnect(receive, gone)) if self.speed is not None else None
+        watcher = asyncio.ensure_future(watch_disconnect(receive, gone)) if self.speed is not None else None
         try:
             await self._until(response.ms, started, gone)
             if response.chunks is None:
@@ -140,13 +140,8 @@ class Replayer:
         delay = recorded_ms / 1000 / self.speed - (time.monotonic() - started)
         if gone.is_set():
             raise ClientGone
-        if delay <= 0:
-            return
-        try:
-            await asyncio.wait_for(gone.wait(), timeout=delay)
-        except asyncio.TimeoutError:
-            return
-        raise ClientGone
+        if delay > 0:
+            await sleep_or_gone(delay, gone)
 
 
 def _differences(key: str, other: str) -> list[str]:
@@ -211,11 +206,3 @@ def _marked(send: Callable, value: bytes) -> Callable:
         await send(message)
 
     return marking
-
-
-async def _watch_disconnect(receive: Callable, gone: asyncio.Event) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            gone.set()
-            return

@@ -2,10 +2,14 @@
 
 Kept apart from the config so the admin API can reset it to the config at any time. State is per
 worker process; run stateful tests (rate limits, counters, faults) with one worker.
+
+The mounted services (MCP, A2A, Content Safety) keep state of their own; each registers a callable in
+``MockState.on_reset`` when it is built, so ``POST /_mock/reset`` puts the whole mock back to its config.
 """
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 from aigw.mocks.clock import Clock
 from aigw.mocks.config import Deployment, Faults, MockConfig
@@ -52,9 +56,11 @@ class MockState:
     def __init__(self, config: MockConfig) -> None:
         self.config = config
         self.clock = Clock()
+        self.on_reset: list[Callable[[], None]] = []  # the mounted services' own resets, run after ours
         self.reset()
 
     def reset(self) -> None:
+        """Everything back to the config: clock, deployments, counters, and every registered service."""
         self.clock.reset()
         self.deployments = {d.name: DeploymentState(self.config, d) for d in self.config.deployments}
         # /v1 clients name a model; the first deployment of that model serves it.
@@ -62,6 +68,8 @@ class MockState:
         for state in self.deployments.values():
             self.by_model.setdefault(state.deployment.model, state)
         self.unrouted = Counters()
+        for hook in self.on_reset:
+            hook()
 
     def find(self, name: str, by_model: bool) -> DeploymentState | None:
         state = self.deployments.get(name)

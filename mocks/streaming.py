@@ -10,7 +10,7 @@ import asyncio
 import random
 from typing import Callable
 
-from aigw.mocks.asgi import ClientGone, abort_connection
+from aigw.mocks.asgi import ClientGone, abort_connection, sleep_or_gone, watch_disconnect
 from aigw.mocks.config import LatencyProfile
 from aigw.mocks.faults import FaultPlan
 
@@ -31,10 +31,10 @@ async def stream_events(
     if profile is not None:
         first_delay += timing.uniform(profile.ttft_ms.min, profile.ttft_ms.max) / 1000
     gone = asyncio.Event()
-    watcher = asyncio.ensure_future(_watch_disconnect(receive, gone)) if profile is not None or first_delay else None
+    watcher = asyncio.ensure_future(watch_disconnect(receive, gone)) if profile is not None or first_delay else None
     try:
         if first_delay:
-            await _sleep_or_gone(first_delay, gone)
+            await sleep_or_gone(first_delay, gone)
         await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS + extra})
         cut_at = _reset_point(events) if plan.reset_mid_stream else None
         if profile is None and cut_at is None:
@@ -54,7 +54,7 @@ async def stream_events(
                 if pending:
                     await send({"type": "http.response.body", "body": b"".join(pending), "more_body": True})
                     pending = []
-                await _sleep_or_gone(timing.uniform(profile.inter_token_ms.min, profile.inter_token_ms.max) / 1000, gone)
+                await sleep_or_gone(timing.uniform(profile.inter_token_ms.min, profile.inter_token_ms.max) / 1000, gone)
             paced_seen += paced
             pending.append(event)
         await send({"type": "http.response.body", "body": b"".join(pending)})
@@ -69,21 +69,3 @@ def _reset_point(events: list[tuple[bytes, bool]]) -> int:
     """Cut after about half of the token events: bytes were sent, the stream is unfinished."""
     paced = [i for i, (_, p) in enumerate(events) if p]
     return paced[len(paced) // 2] if paced else 1
-
-
-async def _watch_disconnect(receive: Callable, gone: asyncio.Event) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            gone.set()
-            return
-
-
-async def _sleep_or_gone(seconds: float, gone: asyncio.Event) -> None:
-    if gone.is_set():
-        raise ClientGone
-    try:
-        await asyncio.wait_for(gone.wait(), timeout=seconds)
-    except asyncio.TimeoutError:
-        return
-    raise ClientGone

@@ -44,11 +44,17 @@ class Refused(Exception):
 class A2AApp:
     def __init__(self, section: A2AConfig, seed: int, clock: Clock, keys: list[str] | None, max_body: int) -> None:
         self.section, self.max_body = section, max_body
+        self.seed, self.clock = seed, clock
         self.keys = {k.encode() for k in keys} if keys else None
         self.bearers = {b"Bearer " + k for k in self.keys} if self.keys else None
+        self.reset()
+
+    def reset(self) -> None:
+        """Every agent back to its config: no tasks, no push configs, id sequences from the seed again."""
+        section, seed = self.section, self.seed
         self.services = {
-            agent.name: AgentService(agent, TaskStore(agent.name, seed, clock, section.duration(agent), section.max_tasks),
-                                     seed)
+            agent.name: AgentService(agent, TaskStore(agent.name, seed, self.clock, section.duration(agent),
+                                                      section.max_tasks), seed)
             for agent in section.agents
         }
 

@@ -10,19 +10,15 @@ else the agent's first skill.
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from aigw.mocks.config_base import Strict, require_unique
 
 Behaviour = Literal["complete", "ask", "fail", "reject", "message"]
 NAME_PATTERN = r"^[A-Za-z0-9._-]+$"
 
 
-class _Strict(BaseModel):
-    """Unknown keys are typos (same rule as the rest of the mock config)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class Skill(_Strict):
+class Skill(Strict):
     id: str = Field(min_length=1, pattern=NAME_PATTERN)
     name: str = Field(min_length=1)
     description: str = Field(min_length=1)
@@ -32,7 +28,7 @@ class Skill(_Strict):
     behaviour: Behaviour = "complete"
 
 
-class Agent(_Strict):
+class Agent(Strict):
     name: str = Field(min_length=1, pattern=NAME_PATTERN)
     description: str = Field(min_length=1)
     version: str = "1.0.0"
@@ -46,9 +42,7 @@ class Agent(_Strict):
     @model_validator(mode="after")
     def _unique_skills(self):
         ids = [s.id for s in self.skills]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
-        if repeated:
-            raise ValueError(f"skill ids must be unique within an agent; repeated: {', '.join(repeated)}")
+        require_unique(ids, "skill ids must be unique within an agent")
         return self
 
 
@@ -85,7 +79,7 @@ def default_agents() -> list[Agent]:
     ]
 
 
-class A2AConfig(_Strict):
+class A2AConfig(Strict):
     enabled: bool = True
     default_agent: str | None = Field(None, description="served at /.well-known/agent-card.json; first agent if unset")
     work_seconds: float = Field(1.0, ge=0, description="SUBMITTED → COMPLETED duration on the virtual clock")
@@ -95,9 +89,7 @@ class A2AConfig(_Strict):
     @model_validator(mode="after")
     def _consistent(self):
         names = [a.name for a in self.agents]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"agent names must be unique; repeated: {', '.join(repeated)}")
+        require_unique(names, "agent names must be unique")
         if self.default_agent is not None and self.default_agent not in names:
             raise ValueError(f"default_agent {self.default_agent!r} is not one of the agents: {', '.join(names)}")
         return self

@@ -9,62 +9,31 @@
     DELETE /_mock/mcp/{server}/sessions        drop every session now (clients get 404 and must initialize)
     POST   /_mock/mcp/{server}/notify          {"uri": ...}: notifications/resources/updated to subscribers
     POST   /_mock/mcp/reset                    sessions, counters and faults back to the config
+                                               (``POST /_mock/reset`` does this too, with everything else)
+
+The token guard, JSON answers and body reading are the main admin API's (``aigw.mocks.admin``).
 """
 
-from typing import Any
-
-import orjson
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from aigw.mocks.admin import AdminError, body_of, guard, invalid_faults, json_response as _json
 from aigw.mocks.mcp.config import McpConfig, McpFaults
-from aigw.mocks.mcp.server import McpServer, build_servers
+from aigw.mocks.mcp.server import McpServer, reset_servers
 from aigw.protocol import jsonrpc
 
 
-class _AdminError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        self.status, self.message = status, message
-
-
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(payload), status, media_type="application/json")
-
-
-def _error(status: int, message: str) -> Response:
-    return _json({"error": {"code": str(status), "message": message, "param": None, "type": "admin"}}, status)
-
-
 def build(servers: dict[str, McpServer], config: McpConfig, admin_token: str, seed: int, clock) -> Starlette:
-    token = f"Bearer {admin_token}"
-
-    def guarded(handler):
-        async def endpoint(request: Request) -> Response:
-            if request.headers.get("authorization") != token:
-                return _error(401, "the admin API needs Authorization: Bearer <admin_token>")
-            try:
-                return await handler(request)
-            except _AdminError as exc:
-                return _error(exc.status, exc.message)
-        return endpoint
+    guarded = guard(admin_token)
 
     def server_of(request: Request) -> McpServer:
         name = request.path_params["server"]
         if name not in servers:
-            raise _AdminError(404, f"no MCP server named {name!r}; have: {', '.join(servers)}")
+            raise AdminError(404, f"no MCP server named {name!r}; have: {', '.join(servers)}")
         return servers[name]
-
-    async def body_of(request: Request) -> dict[str, Any]:
-        try:
-            value = orjson.loads(await request.body() or b"{}")
-        except orjson.JSONDecodeError as exc:
-            raise _AdminError(400, f"body is not valid JSON: {exc}") from None
-        if not isinstance(value, dict):
-            raise _AdminError(400, "body must be a JSON object")
-        return value
 
     async def overview(request: Request) -> Response:
         return _json({"servers": {name: s.snapshot() for name, s in servers.items()}})
@@ -85,8 +54,7 @@ def build(servers: dict[str, McpServer], config: McpConfig, admin_token: str, se
         try:
             target.faults.set(McpFaults.model_validate(body))
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
-            raise _AdminError(400, f"invalid faults: {problems}") from None
+            raise invalid_faults(exc) from None
         return _json(target.faults.faults.model_dump(mode="json"))
 
     async def drop_sessions(request: Request) -> Response:
@@ -99,7 +67,7 @@ def build(servers: dict[str, McpServer], config: McpConfig, admin_token: str, se
         target = server_of(request)
         uri = (await body_of(request)).get("uri")
         if not isinstance(uri, str) or not uri:
-            raise _AdminError(400, '"uri" must be a non-empty string')
+            raise AdminError(400, '"uri" must be a non-empty string')
         notified = 0
         for session in target.sessions.live():
             stream = session.get_stream
@@ -109,9 +77,7 @@ def build(servers: dict[str, McpServer], config: McpConfig, admin_token: str, se
         return _json({"server": target.name, "uri": uri, "notified": notified})
 
     async def reset(request: Request) -> Response:
-        for server in servers.values():
-            server.sessions.clear()
-        servers.update(build_servers(config, seed, clock))
+        reset_servers(servers, config, seed, clock)
         return _json({"status": "reset"})
 
     return Starlette(routes=[

@@ -9,17 +9,15 @@ and prompts by name.
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from aigw.mocks.config_base import Strict, require_unique
 
 PROTOCOL_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")  # newest first
 MCP_FAULT_STATUSES = (500, 503)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class McpAuth(_Strict):
+class McpAuth(Strict):
     """``open`` accepts anyone; ``bearer`` requires ``Authorization: Bearer <one of tokens>``."""
 
     mode: Literal["open", "bearer"] = "open"
@@ -32,7 +30,7 @@ class McpAuth(_Strict):
         return self
 
 
-class McpFaults(_Strict):
+class McpFaults(Strict):
     """Injected misbehaviour of one MCP server; rates are per HTTP request, drawn from the seed."""
 
     added_latency_ms: float = Field(0, ge=0, description="added before each answer")
@@ -52,7 +50,7 @@ class McpFaults(_Strict):
         return rates
 
 
-class McpServerConfig(_Strict):
+class McpServerConfig(Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
     title: str | None = None
     instructions: str | None = None
@@ -88,7 +86,7 @@ def _default_servers() -> list[McpServerConfig]:
     ]
 
 
-class McpConfig(_Strict):
+class McpConfig(Strict):
     enabled: bool = True
     session_ttl_s: float = Field(3600, gt=0, description="idle sessions expire (→ 404) after this, on the mock clock")
     max_sessions: int = Field(10_000, gt=0, description="per server; the least recently used goes first")
@@ -100,7 +98,5 @@ class McpConfig(_Strict):
     @model_validator(mode="after")
     def _unique(self):
         names = [s.name for s in self.servers]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"mcp server names must be unique; repeated: {', '.join(repeated)}")
+        require_unique(names, "mcp server names must be unique")
         return self

@@ -5,6 +5,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from aigw.mocks.clock import Clock
+from aigw.mocks.faults import drawn_status
 from aigw.mocks.mcp.config import McpConfig, McpFaults, McpServerConfig
 from aigw.mocks.mcp.conformance import CONFORMANCE
 from aigw.mocks.mcp.fixtures import FixtureSet
@@ -38,12 +39,7 @@ class McpFaultInjector:
         f = self.faults
         if not (f.added_latency_ms or f.error_rates or f.drop_session_rate):
             return NO_FAULT
-        draw, status = self._rng.random(), None
-        for code in sorted(f.error_rates):
-            if draw < f.error_rates[code]:
-                status = code
-                break
-            draw -= f.error_rates[code]
+        status = drawn_status(self._rng.random(), f.error_rates)
         drop = self._rng.random() < f.drop_session_rate
         return McpFaultPlan(f.added_latency_ms / 1000, status, drop and status is None)
 
@@ -86,3 +82,12 @@ class McpServer:
 
 def build_servers(mcp: McpConfig, seed: int, clock: Clock) -> dict[str, McpServer]:
     return {s.name: McpServer(s, mcp, seed, clock) for s in mcp.servers}
+
+
+def reset_servers(servers: dict[str, McpServer], mcp: McpConfig, seed: int, clock: Clock) -> None:
+    """Sessions ended, then every server rebuilt from the config (faults, counters, session ids from the seed).
+
+    In place: the transport and the admin API hold this very dict."""
+    for server in servers.values():
+        server.sessions.clear()
+    servers.update(build_servers(mcp, seed, clock))

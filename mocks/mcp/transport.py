@@ -27,6 +27,7 @@ from aigw.mocks.mcp.server import McpServer
 from aigw.mocks.mcp.session import Session, Stream
 from aigw.protocol import jsonrpc
 from aigw.protocol.jsonrpc import INVALID_REQUEST, PARSE_ERROR, JSONRPCError
+from aigw.protocol.spec import check
 
 log = logging.getLogger("aigw.mocks.mcp")
 ALLOW = b"GET, POST, DELETE"
@@ -269,7 +270,20 @@ def _message(value: Any) -> jsonrpc.Message:
         raise HttpRefusal(400, exc.code, exc.message, id=exc.id) from None
     if "id" in message.raw and message.id is None:
         raise HttpRefusal(400, INVALID_REQUEST, "Invalid Request: MCP forbids null ids")
+    if not message.is_request:
+        # A notification or a response is answered 202 with no body: the contract is checked here or never.
+        issues = check("mcp-request", message.raw)
+        if issues:
+            kind = "response" if message.is_response else "notification"
+            raise HttpRefusal(400, INVALID_REQUEST, f"Invalid Request: the {kind} does not match the MCP message "
+                              f"schema: {issues[0].message}")
+    elif unknown := sorted(set(message.raw) - _REQUEST_MEMBERS):  # strict, as the reference SDKs' schemas
+        raise HttpRefusal(400, INVALID_REQUEST, f"Invalid Request: unknown member(s) {', '.join(map(repr, unknown))}; "
+                          f"a request has only {', '.join(sorted(_REQUEST_MEMBERS))}", id=message.id)
     return message
+
+
+_REQUEST_MEMBERS = frozenset({"jsonrpc", "id", "method", "params"})
 
 
 def _accept_one_way(server: McpServer, session: Session, message: jsonrpc.Message) -> None:

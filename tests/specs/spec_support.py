@@ -124,17 +124,57 @@ def resolve_openapi(node: Any) -> Any:
 
 HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
 
+# --- which service a path belongs to ---------------------------------------------------------------------
+# openapi.yaml describes several services behind one gateway, and the contract's rules differ between them:
+#
+#   model          the Azure OpenAI / OpenAI-compatible model API. Its rules: every payload status documented
+#                  with the OpenAI/APIM error body, `model` required on /v1 bodies and absent from the deployment
+#                  paths' schemas, `api-version` on /openai/ paths, streams of JSON chunks ending in `[DONE]`.
+#   mcp, a2a       JSON-RPC services (MCP streamable HTTP; A2A's JSON-RPC binding and agent cards). Errors are
+#                  JSON-RPC error objects, mostly inside HTTP 200; streams carry one JSON-RPC message per event
+#                  and have no terminator.
+#   contentsafety  Azure AI Content Safety: its own error body, its own api-version parameter, no streams.
+#
+# The classification is by path prefix and exhaustive: a path no prefix claims raises, so a new path must be
+# placed here (and so under the right rules) before any test passes. The model rules are not loosened for the
+# other services: a test of a model rule runs it on exactly the paths classified `model`.
+SERVICE_PREFIXES: dict[str, tuple[str, ...]] = {
+    "model": ("/deployments/", "/openai/deployments/", "/v1/"),
+    "mcp": ("/mcp",),
+    "a2a": ("/a2a/", "/.well-known/agent-card.json"),
+    "contentsafety": ("/contentsafety/",),
+}
+# The tags each service's operations carry (checked by test_spec_documents).
+SERVICE_TAGS = {"model": {"AI", "AzureOpenAI", "OpenAIV1"}, "mcp": {"MCP"}, "a2a": {"A2A"}, "contentsafety": {"ContentSafety"}}
+# How each service frames an event stream: `chunks` (JSON chunks, then `data: [DONE]`) or `jsonrpc` (one
+# JSON-RPC message per event, no terminator; MCP may add a priming event with empty data, SEP-1699).
+STREAM_FRAMING = {"model": "chunks", "mcp": "jsonrpc", "a2a": "jsonrpc"}
 
-def iter_operations() -> Iterator[tuple[str, str, dict[str, Any]]]:
+
+def service_of(path: str) -> str:
+    """The service a path template belongs to (see SERVICE_PREFIXES); ValueError for an unclassified path."""
+    for service, prefixes in SERVICE_PREFIXES.items():
+        for prefix in prefixes:
+            # "/x/" claims what lies below it; "/x" claims itself and what lies below it.
+            if path.startswith(prefix) if prefix.endswith("/") else (path == prefix or path.startswith(prefix + "/")):
+                return service
+    raise ValueError(f"{path} is not classified: add its prefix to SERVICE_PREFIXES in spec_support.py")
+
+
+def iter_operations(service: str | None = None) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(path, method, operation) of every operation, or of one service's."""
     for path, item in openapi_document()["paths"].items():
+        if service is not None and service_of(path) != service:
+            continue
         for method in HTTP_METHODS:
             if method in item:
                 yield path, method, item[method]
 
 
-def iter_media_types() -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(where, media type, media type object) for every request body and response of every operation."""
-    for path, method, operation in iter_operations():
+def iter_media_types(service: str | None = None) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(where, media type, media type object) for every request body and response of every operation
+    (or of one service's); `where` is "METHOD /path status" or "METHOD /path request"."""
+    for path, method, operation in iter_operations(service):
         if "requestBody" in operation:
             body = resolve_openapi(operation["requestBody"])
             for media_type, media in body.get("content", {}).items():
@@ -175,12 +215,14 @@ def _extra(fields: dict[str, Any]) -> dict[str, Any]:
     return {key: fields[key] for key in ("id", "retry") if key in fields}
 
 
-def content_schema_of(event_schema: dict[str, Any]) -> str:
-    """The chunk schema file an SSE event schema points its JSON `data` at (its `contentSchema` ref)."""
-    for branch in event_schema["properties"]["data"]["anyOf"]:
+def content_schema_of(event_schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema an SSE event schema gives its JSON `data` (its `contentSchema`, on `data` itself or on one
+    branch of its `anyOf`), as written in openapi.yaml; validate with `openapi_schema_validator`."""
+    data = event_schema["properties"]["data"]
+    for branch in [data, *data.get("anyOf", [])]:
         if "contentSchema" in branch:
-            return branch["contentSchema"]["$ref"].removeprefix("schemas/")
-    raise LookupError("event schema has no contentSchema branch")
+            return branch["contentSchema"]
+    raise LookupError("event schema has no contentSchema")
 
 
 # --- the official contracts -------------------------------------------------------------------------------

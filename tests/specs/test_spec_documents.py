@@ -1,5 +1,8 @@
 """(1) The documents are valid: OpenAPI 3.1, JSON Schema 2020-12, every $ref resolves, and the operations
-carry what the contract promises (names, statuses, headers, the /v1 model requirement, api-versions)."""
+carry what the contract promises (names, statuses, headers, the /v1 model requirement, api-versions).
+
+Rules of the model API are checked on the paths `spec_support.service_of` classifies as `model`, and only
+there; the other services (MCP, A2A, Content Safety) get their own checks below."""
 
 from __future__ import annotations
 
@@ -18,13 +21,16 @@ from spec_support import (
     OPENAPI_URI,
     SCHEMA_FILES,
     SCHEMAS_DIR,
+    SERVICE_TAGS,
     SPECS_DIR,
+    STREAM_FRAMING,
     iter_media_types,
     iter_operations,
     openapi_document,
     registry,
     resolve_openapi,
     schema_document,
+    service_of,
 )
 
 OPERATION_ID = re.compile(r"^[A-Z][a-zA-Z0-9]*(_[A-Z][a-zA-Z0-9]*)+$")
@@ -100,12 +106,19 @@ def test_expected_paths_exist() -> None:
         assert f"/deployments/{{deployment-id}}/{kind}" in paths
         assert f"/openai/deployments/{{deployment-id}}/{kind}" in paths
         assert f"/v1/{kind}" in paths
-    assert {"/v1/models", "/mcp"} <= paths
+    assert {"/v1/models", "/mcp", "/mcp/{server}", "/a2a/{agent}", "/.well-known/agent-card.json"} <= paths
+
+
+def test_every_path_is_classified_and_tagged_as_its_service() -> None:
+    for path, method, operation in iter_operations():
+        service = service_of(path)  # raises for a path no service claims
+        assert set(operation["tags"]) <= SERVICE_TAGS[service], (method, path, service, operation["tags"])
+    assert {service_of(path) for path, _, _ in iter_operations()} == set(SERVICE_TAGS)
 
 
 def test_model_operations_document_every_status_with_error_bodies() -> None:
-    for path, method, operation in iter_operations():
-        if path.startswith(("/mcp", "/contentsafety/")) or method != "post":  # other services, other errors
+    for path, method, operation in iter_operations("model"):
+        if method != "post":  # GET /v1/models answers what a listing can go wrong with
             continue
         assert set(operation["responses"]) == PAYLOAD_STATUSES, path
         for status, response in operation["responses"].items():
@@ -126,6 +139,29 @@ def test_response_headers() -> None:
         assert "apim-request-id" in resolve_openapi(chat[status])["headers"], status
 
 
+def test_jsonrpc_operations_answer_jsonrpc_and_stream_jsonrpc_events() -> None:
+    """MCP and A2A: a POST takes a JSON-RPC request and answers a JSON-RPC response as JSON or as an event
+    stream whose events each carry one JSON-RPC message (described per event, like the model streams)."""
+    schemas = openapi_document()["components"]["schemas"]
+    for service, request, response in (("mcp", "mcp-request.json", "mcp-response.json"),
+                                       ("a2a", "a2a-request.json", "a2a-response.json")):
+        posts = [(path, operation) for path, method, operation in iter_operations(service) if method == "post"]
+        assert posts, service
+        for path, operation in posts:
+            body = resolve_openapi(operation["requestBody"])["content"]
+            assert body["application/json"]["schema"] == {"$ref": f"schemas/{request}"}, path
+            ok = resolve_openapi(operation["responses"]["200"])["content"]
+            assert set(ok) == {"application/json", "text/event-stream"}, path
+            assert ok["application/json"]["schema"] == {"$ref": f"schemas/{response}"}, path
+            event = ok["text/event-stream"]["schema"]["$ref"].removeprefix("#/components/schemas/")
+            assert schemas[event]["properties"]["data"], (path, event)
+    assert set(STREAM_FRAMING) == {"model", "mcp", "a2a"}
+    for path, method, operation in iter_operations("mcp"):
+        if method == "get":  # the server-to-client stream
+            content = resolve_openapi(operation["responses"]["200"])["content"]
+            assert set(content) == {"text/event-stream"}, path
+
+
 def test_streaming_operations_offer_an_event_stream() -> None:
     for path in ("/v1/chat/completions", "/v1/completions", "/deployments/{deployment-id}/chat/completions",
                  "/openai/deployments/{deployment-id}/completions"):
@@ -136,8 +172,8 @@ def test_streaming_operations_offer_an_event_stream() -> None:
 
 
 def test_v1_operations_require_model_and_deployment_paths_do_not() -> None:
-    for path, method, operation in iter_operations():
-        if method != "post" or path.startswith("/mcp"):
+    for path, method, operation in iter_operations("model"):
+        if method != "post":
             continue
         schema = resolve_openapi(operation["requestBody"])["content"]["application/json"]["schema"]
         if path.startswith("/v1/"):
@@ -155,14 +191,17 @@ def test_azure_paths_require_a_known_api_version() -> None:
     assert REQUIRED_API_VERSIONS <= set(parameter["schema"]["enum"])
     for path, item in openapi_document()["paths"].items():
         names = {resolve_openapi(p)["name"] for p in item.get("parameters", [])}
-        assert ("api-version" in names) == path.startswith(("/openai/", "/contentsafety/")), path
+        azure = path.startswith("/openai/") or service_of(path) == "contentsafety"
+        assert ("api-version" in names) == azure, path
 
 
 def test_payload_schemas_live_only_in_the_schema_files() -> None:
-    """openapi.yaml references payload schemas; the only schemas written inline are the SSE event envelopes,
-    the deployment-name path parameter and the `required: [model]` of the /v1 bodies."""
+    """openapi.yaml references payload schemas; the only schemas written inline are the SSE event envelopes
+    (one per streaming service's payload), the deployment-name path parameter and the `required: [model]` of
+    the /v1 bodies."""
     inline = openapi_document()["components"]["schemas"]
-    assert set(inline) == {"ChatCompletionStreamEvent", "CompletionStreamEvent", "DeploymentName"}
+    assert set(inline) == {"ChatCompletionStreamEvent", "CompletionStreamEvent", "McpStreamEvent", "A2AStreamEvent",
+                           "DeploymentName"}
     for where, media_type, media in iter_media_types():
         schema = media["schema"]
         if media_type == "text/event-stream":

@@ -1,5 +1,7 @@
 """(2) Every example in openapi.yaml validates against the schema it illustrates, stream transcripts event by
-event; (3) the seed's examples validate, except the ones listed here with the reason our schemas reject them."""
+event (by the framing of their service: model chunk streams end in `[DONE]`, JSON-RPC streams carry one
+message per event and end with the response); (3) the seed's examples validate, except the ones listed here
+with the reason our schemas reject them."""
 
 from __future__ import annotations
 
@@ -11,12 +13,14 @@ import pytest
 import yaml
 
 from spec_support import (
+    STREAM_FRAMING,
     content_schema_of,
     iter_media_types,
     openapi_schema_validator,
     parse_sse,
     resolve_openapi,
     schema_validator,
+    service_of,
 )
 
 
@@ -42,31 +46,34 @@ def test_there_are_examples_for_every_status_and_stream() -> None:
 def test_media_type_example_matches_its_schema(where: str, media_type: str, schema: dict, value: Any) -> None:
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in openapi_schema_validator(schema).iter_errors(value)]
     assert not errors, errors
-    if media_type == "text/event-stream" and value["data"] != "[DONE]":
+    if media_type == "text/event-stream" and value["data"] not in ("[DONE]", ""):
         # jsonschema treats contentSchema as an annotation; check the JSON payload explicitly.
-        event_schema = resolve_openapi(schema)
-        chunk = json.loads(value["data"])
-        assert not list(schema_validator(content_schema_of(event_schema)).iter_errors(chunk))
+        payload_validator = openapi_schema_validator(content_schema_of(resolve_openapi(schema)))
+        payload = json.loads(value["data"])
+        assert not [e.message for e in payload_validator.iter_errors(payload)], payload
 
 
-def _transcripts() -> Iterator[tuple[str, dict[str, Any], str]]:
+def _transcripts() -> Iterator[tuple[str, str, dict[str, Any], str]]:
     for where, media_type, media in iter_media_types():
         if media_type != "text/event-stream":
             continue
+        framing = STREAM_FRAMING[service_of(where.split()[1])]
         for name, example in media.get("x-stream-transcripts", {}).items():
-            yield f"{where} {name}", media["schema"], resolve_openapi(example)["value"]
+            yield f"{where} {name}", framing, media["schema"], resolve_openapi(example)["value"]
 
 
 TRANSCRIPTS = list(_transcripts())
+CHUNK_TRANSCRIPTS = [(w, s, t) for w, framing, s, t in TRANSCRIPTS if framing == "chunks"]
+JSONRPC_TRANSCRIPTS = [(w, s, t) for w, framing, s, t in TRANSCRIPTS if framing == "jsonrpc"]
 
 
-@pytest.mark.parametrize(("where", "schema", "text"), TRANSCRIPTS, ids=[t[0] for t in TRANSCRIPTS])
+@pytest.mark.parametrize(("where", "schema", "text"), CHUNK_TRANSCRIPTS, ids=[t[0] for t in CHUNK_TRANSCRIPTS])
 def test_stream_transcript_is_a_valid_stream(where: str, schema: dict, text: str) -> None:
     assert text.endswith("data: [DONE]\n\n"), "a stream ends with the [DONE] event and a blank line"
     events = parse_sse(text)
     assert [event["data"] for event in events].count("[DONE]") == 1
     event_validator = openapi_schema_validator(schema)
-    chunk_validator = schema_validator(content_schema_of(resolve_openapi(schema)))
+    chunk_validator = openapi_schema_validator(content_schema_of(resolve_openapi(schema)))
     chunks = []
     for event in events:
         assert not list(event_validator.iter_errors(event)), event
@@ -82,9 +89,42 @@ def test_stream_transcript_is_a_valid_stream(where: str, schema: dict, text: str
         assert real[0]["choices"][0]["delta"].get("role") == "assistant", "the first delta carries the role"
 
 
+@pytest.mark.parametrize(("where", "schema", "text"), JSONRPC_TRANSCRIPTS, ids=[t[0] for t in JSONRPC_TRANSCRIPTS])
+def test_jsonrpc_stream_transcript_is_a_valid_stream(where: str, schema: dict, text: str) -> None:
+    """Every event is one JSON-RPC message valid for the stream; no `[DONE]`. A stream answering a POST ends
+    with the response to it (a result or an error, with the request's id) and holds only one response; the
+    GET stream carries only server-initiated messages (notifications and requests)."""
+    assert text.endswith("\n\n") and "[DONE]" not in text
+    events = parse_sse(text)
+    event_validator = openapi_schema_validator(schema)
+    payload_validator = openapi_schema_validator(content_schema_of(resolve_openapi(schema)))
+    messages = []
+    for event in events:
+        assert not list(event_validator.iter_errors(event)), event
+        if event["data"] == "":  # a priming event (SEP-1699): an id to resume from, no message
+            assert "id" in event
+            continue
+        message = json.loads(event["data"])
+        assert not [e.message for e in payload_validator.iter_errors(message)], message
+        assert message["jsonrpc"] == "2.0"
+        messages.append(message)
+    assert messages, "a transcript shows at least one message"
+    responses = [m for m in messages if "method" not in m]
+    if where.startswith("GET "):
+        assert not responses, "the GET stream carries no responses"
+        return
+    assert "method" not in messages[-1], "a POST's stream ends with its response"
+    if service_of(where.split()[1]) == "mcp":
+        assert len(responses) == 1, "MCP: one response per request stream"
+    else:
+        assert len({m["id"] for m in responses}) == 1, "A2A: every event answers the one request"
+    for response in responses:
+        assert ("result" in response) != ("error" in response)
+
+
 def test_every_stream_media_type_has_a_transcript() -> None:
     streams = [where for where, media_type, _ in iter_media_types() if media_type == "text/event-stream"]
-    covered = {where.rsplit(" ", 1)[0] for where, _, _ in TRANSCRIPTS}
+    covered = {where.rsplit(" ", 1)[0] for where, *_ in TRANSCRIPTS}
     assert streams and set(streams) <= covered
 
 

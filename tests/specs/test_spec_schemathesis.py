@@ -32,7 +32,7 @@ def _example(name: str):
 
 def test_every_operation_loads(schema) -> None:
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == len(list(iter_operations())) >= 22  # 12 model/MCP + 10 Content Safety (+ A2A, ...)
+    assert len(operations) == len(list(iter_operations())) >= 25  # 11 model, 6 MCP, 3 A2A, 10 Content Safety
 
 
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/deployments/{deployment-id}/chat/completions"])
@@ -70,6 +70,29 @@ def test_chunk_with_an_unknown_field_fails(schema) -> None:
     chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [], "extra": 1}
     body = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
     assert "SSE event violates schema" in _stream_failure(schema, body)
+
+
+@pytest.mark.parametrize(("path", "name"), [("/mcp", "McpToolCallStream"), ("/mcp/{server}", "McpResumableToolCallStream"),
+                                          ("/a2a/{agent}", "A2AStreamTranscript")])
+def test_jsonrpc_stream_examples_pass(schema, path: str, name: str) -> None:
+    schema[path]["POST"].validate_response(_response(200, "text/event-stream", _example(name).encode()))
+
+
+@pytest.mark.parametrize(("path", "name"), [("/mcp", "McpToolCallStream"), ("/a2a/{agent}", "A2AStreamTranscript")])
+def test_jsonrpc_stream_with_a_malformed_message_fails(schema, path: str, name: str) -> None:
+    """Each event's JSON-RPC message is validated (contentSchema), not only the event envelope."""
+    broken = _example(name).replace('"jsonrpc":"2.0"', '"jsonrpc":"1.0"', 1)
+    with pytest.raises((AssertionError, FailureGroup)) as caught:
+        schema[path]["POST"].validate_response(_response(200, "text/event-stream", broken.encode()))
+    # "SSE event violates schema" (MCP: the payload schema sits in an anyOf branch) or "SSE event payload
+    # violates content schema" (A2A: contentSchema directly on `data`).
+    assert str(caught.value).startswith("SSE event") and "violates" in str(caught.value)
+
+
+def test_mcp_get_stream_example_passes(schema) -> None:
+    schema["/mcp"]["GET"].validate_response(
+        _response(200, "text/event-stream", _example("McpResourceUpdatedStream").encode())
+    )
 
 
 def test_error_bodies_and_rate_limit_headers_pass(schema) -> None:
