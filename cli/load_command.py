@@ -32,6 +32,7 @@ examples:
   aigw load streaming --target https://apim.example.net -- --api-path /openai --keys $APIM_KEY
   aigw load rate-limit --target http://gw:8080 -- --rate-keys K1:40,K2:10 --token-limit 5000
   locust -f $(aigw load --print-locustfile caching) --host http://127.0.0.1:8080   # plain Locust
+  aigw load rate-limit --analyze reports/load/rate-limit   # gates for a run made with plain Locust
 
 reports (--report-dir, default reports/load/SCENARIO/): summary.html (gates, figures, charts),
 summary.json, observations.json, Locust's locust.html, locust_*.csv and locust.json, PNG charts.
@@ -95,6 +96,8 @@ def _add_options(load: argparse.ArgumentParser) -> None:
     files.add_argument("--print-locustfile", choices=list(SCENARIOS), metavar="SCENARIO", help="print its path and exit")
     files.add_argument("--print-shapefile", choices=SHAPES, metavar="SHAPE", help="print its path and exit")
     files.add_argument("--print-sla-example", action="store_true", help="print an SLA file with every gate and exit")
+    files.add_argument("--analyze", metavar="DIR", help="judge an earlier run from its files (locust.json, "
+                                                        "observations.json), e.g. a multi-machine `locust --master` run")
 
 
 def _split_rest(args: argparse.Namespace) -> list[str]:
@@ -145,7 +148,7 @@ def run_load(args: argparse.Namespace) -> int:
                           window_reset_after=args.window_reset_after, seed=args.seed)
     echo = lambda line: print(line, file=sys.stderr)  # noqa: E731
     try:
-        outcome = runner.run(plan, echo)
+        outcome = runner.analyze(plan, Path(args.analyze)) if args.analyze else runner.run(plan, echo)
     except (runner.LoadError, SlaError, ScheduleError, TargetError) as error:
         print(f"aigw load: {error}", file=sys.stderr)
         return 2

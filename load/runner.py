@@ -191,21 +191,33 @@ def _wait(process: subprocess.Popen, timeout: float, log_path: Path, quiet: bool
         raise LoadError(f"Locust did not finish in time; see {log_path}") from None
 
 
+def analyze(plan: LoadRun, folder: Path) -> Outcome:
+    """Judge a run that already happened (e.g. plain ``locust --master`` across machines) from its files."""
+    sla = load_sla(plan.sla)
+    if not (Path(folder) / "locust.json").exists():
+        raise LoadError(f"{folder}: no locust.json here; run Locust with --json-file {Path(folder) / 'locust'} "
+                        f"--observations {Path(folder) / 'observations.json'}")
+    return _judge(plan, Path(folder), plan.target or "unknown", sla, 0)
+
+
 def _judge(plan: LoadRun, folder: Path, target: str, sla, locust_code: int) -> Outcome:
     stats = folder / "locust.json"
     if not stats.exists():
-        tail = "\n".join((folder / "locust.log").read_text("utf-8", "replace").strip().splitlines()[-15:])
+        log = folder / "locust.log"
+        tail = "\n".join(log.read_text("utf-8", "replace").strip().splitlines()[-15:]) if log.exists() else ""
         raise LoadError(f"Locust produced no statistics (exit code {locust_code}); the end of its log:\n{tail}")
     run_data = analysis.load_run(stats, folder / "observations.json" if (folder / "observations.json").exists() else None)
     overall, per_name = analysis.overall(run_data), analysis.per_name(run_data)
     figures = metrics.scenario_metrics(run_data)
     gates = evaluate(plan.scenario, sla, overall, per_name, figures)
     drawn = charts.draw_all(run_data, folder, figures)
+    if run_data.observations and run_data.scenario != plan.scenario:
+        raise LoadError(f"{folder}: these observations are from the {run_data.scenario} scenario, not {plan.scenario}")
     summary = {"scenario": plan.scenario, "target": target, "finished": time.time(), "passed": passed(gates),
                "settings": {"users": plan.users, "spawn_rate": plan.spawn_rate or plan.users, "duration_s": plan.duration,
                             "shape": plan.shape, "workers": plan.workers, "sla": plan.sla, "locust_args": plan.locust_args},
                "gates": [g.as_dict() for g in gates], "overall": overall, "metrics": figures, "per_name": per_name,
-               "files": sorted(p.name for p in folder.iterdir()) + ["summary.json", "summary.html"],
+               "files": sorted({p.name for p in folder.iterdir()} | {"summary.json", "summary.html"}),
                "locust_exit_code": locust_code}
     report.write_json(folder / "summary.json", summary)
     report.write_html(folder / "summary.html", summary, drawn)

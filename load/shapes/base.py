@@ -1,11 +1,8 @@
 """The abstract shape every aigw shape file subclasses; imports Locust (load it only inside Locust)."""
 
-
 from __future__ import annotations
 
 from locust import LoadTestShape, events
-
-from aigw.load.shape_plans import soak_users, spike_users, steady_users, step_users  # noqa: F401 (the shape files)
 
 DEFAULT_SECONDS = 60.0
 

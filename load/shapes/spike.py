@@ -3,7 +3,8 @@
     locust -f SCENARIO.py,$(aigw load --print-shapefile spike) --headless -u 20 -r 5 -t 120s --host URL
 """
 
-from aigw.load.shapes.base import AigwShape, spike_users
+from aigw.load.shape_plans import spike_users
+from aigw.load.shapes.base import AigwShape
 
 
 class SpikeShape(AigwShape):

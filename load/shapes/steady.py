@@ -3,7 +3,8 @@
     locust -f SCENARIO.py,$(aigw load --print-shapefile steady) --headless -u 20 -r 5 -t 120s --host URL
 """
 
-from aigw.load.shapes.base import AigwShape, steady_users
+from aigw.load.shape_plans import steady_users
+from aigw.load.shapes.base import AigwShape
 
 
 class SteadyShape(AigwShape):
