@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+from aigw.cli.argtypes import positive_int
 import json
 import sys
 import time
@@ -37,16 +39,6 @@ reports: DIR/junit.xml, DIR/scorecard.json, DIR/report.html (default DIR: report
 """
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def register(commands) -> None:
     check = commands.add_parser("check", help="run the contract suite against a target (default: the embedded one)",
                                 description=CHECK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,10 +59,10 @@ def register(commands) -> None:
     add("--capability", metavar="NAME=VALUE", action="append", default=[], help="one override, e.g. caching=false; repeat")
     add("--include", metavar="GROUPS", action="append", default=[], help="only these groups, comma-separated")
     add("--exclude", metavar="GROUPS", action="append", default=[], help="leave these groups out, comma-separated")
-    add("--max-examples", metavar="N", type=_positive, default=25, help="generated examples per scenario (default: %(default)s)")
+    add("--max-examples", metavar="N", type=positive_int, default=25, help="generated examples per scenario (default: %(default)s)")
     add("--seed", metavar="N", type=int, default=0, help="makes the run reproducible (default: %(default)s)")
     add("--report-dir", metavar="DIR", default="reports/contract", help="(default: %(default)s)")
-    add("--workers", metavar="N", type=_positive, default=1,
+    add("--workers", metavar="N", type=positive_int, default=1,
         help="only 1: the groups share the target's state (rate-limit windows, faults, cache) and would interfere")
     check.set_defaults(run=run_check)
 

@@ -4,7 +4,7 @@ import argparse
 import asyncio
 import sys
 
-from aigw.cli.mock_command import _port
+from aigw.cli.argtypes import port
 
 GATEWAY_HELP = """\
 Run the reference AI gateway: API Management's AI-gateway policies (llm-token-limit,
@@ -41,7 +41,7 @@ def register(commands) -> None:
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     gateway.add_argument("--config", metavar="FILE", help="gateway.yaml (default: the shipped example)")
     gateway.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
-    gateway.add_argument("--port", type=_port, default=8080, help="TCP port (default: %(default)s)")
+    gateway.add_argument("--port", type=port, default=8080, help="TCP port (default: %(default)s)")
     gateway.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     gateway.add_argument("--check", action="store_true", help="validate the config and exit")
     gateway.add_argument("--print-example", action="store_true", help="print the example config and exit")
@@ -50,7 +50,7 @@ def register(commands) -> None:
     up = commands.add_parser("up", help="run mock backends and the gateway together (the embedded default)",
                              description=UP_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     up.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
-    up.add_argument("--port", type=_port, default=8080, help="gateway port; mocks take the next three (default: %(default)s)")
+    up.add_argument("--port", type=port, default=8080, help="gateway port; mocks take the next three (default: %(default)s)")
     up.add_argument("--config", metavar="FILE", help="gateway config (default: the shipped example)")
     up.add_argument("--seed", type=int, help="mock seed")
     up.add_argument("--latency", metavar="PROFILE", help="mock latency: off | fast | realistic | slow")

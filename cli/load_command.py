@@ -1,6 +1,8 @@
 """``aigw load``: Locust scenarios that check a gateway's rate limits, cache and failover under load."""
 
 import argparse
+
+from aigw.cli.argtypes import port, positive_int
 import re
 import sys
 from pathlib import Path
@@ -50,16 +52,6 @@ def _duration(text: str) -> float:
     return total
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def register(commands) -> None:
     load = commands.add_parser("load", help="Locust scenarios: rate limits, caching, failover under load",
                                description=LOAD_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -76,7 +68,7 @@ def _add_options(load: argparse.ArgumentParser) -> None:
     load.add_argument("scenario", nargs="?", choices=list(SCENARIOS), metavar="SCENARIO",
                       help=f"one of: {', '.join(SCENARIOS)}")
     load.add_argument("--target", metavar="URL", help="the gateway's base URL (default: start the embedded target)")
-    load.add_argument("--users", type=_positive_int, default=10, help="(peak) concurrent users (default: %(default)s)")
+    load.add_argument("--users", type=positive_int, default=10, help="(peak) concurrent users (default: %(default)s)")
     load.add_argument("--spawn-rate", type=float, metavar="R", help="users started per second (default: all at once)")
     load.add_argument("--duration", type=_duration, default=60.0, metavar="TIME", help="run time: 60s, 2m, 1h (default: 60s)")
     load.add_argument("--shape", choices=SHAPES, help="load shape: steady, step, spike or soak (default: constant users)")
@@ -84,7 +76,7 @@ def _add_options(load: argparse.ArgumentParser) -> None:
     load.add_argument("--sla", metavar="FILE", help="SLA gates (YAML); see `aigw load --print-sla-example`")
     load.add_argument("--report-dir", default="reports/load", metavar="DIR", help="where reports go (default: %(default)s)")
     load.add_argument("--ui", action="store_true", help="Locust's web UI instead of headless (starts at once)")
-    load.add_argument("--web-port", type=int, default=8089, help="web UI port with --ui (default: %(default)s)")
+    load.add_argument("--web-port", type=port, default=8089, help="web UI port with --ui (default: %(default)s)")
     load.add_argument("--seed", type=int, default=0, help="workload seed (default: %(default)s)")
     embedded = load.add_argument_group("embedded target (without --target)")
     embedded.add_argument("--gateway-config", metavar="FILE", help="gateway config (default: the example + load APIs)")

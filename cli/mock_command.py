@@ -1,6 +1,8 @@
 """``aigw mock``: run the mock backend, print its config, or self-test it."""
 
 import argparse
+
+from aigw.cli.argtypes import port, positive_int
 import sys
 
 HELP = """\
@@ -47,11 +49,11 @@ def register(commands) -> None:
     parser = commands.add_parser("mock", help="run the mock backend", description=HELP,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
-    parser.add_argument("--port", type=_port, default=8000, help="TCP port (default: %(default)s)")
+    parser.add_argument("--port", type=port, default=8000, help="TCP port (default: %(default)s)")
     parser.add_argument("--config", metavar="FILE", help="mock.yaml; default: the embedded default deployments")
     parser.add_argument("--seed", type=int, help="seed for answers, latencies and faults (default: the config's, 0)")
     parser.add_argument("--latency", metavar="PROFILE", help="off | fast | realistic | slow | a profile of the config")
-    parser.add_argument("--workers", type=_positive, default=1,
+    parser.add_argument("--workers", type=positive_int, default=1,
                         help="worker processes (default: 1; state such as counters and limits is per worker)")
     parser.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request")
@@ -81,20 +83,6 @@ def register(commands) -> None:
                       help="replay recorded timing this many times faster (default: %(default)s, as recorded)")
     tape.add_argument("--no-timing", action="store_true", help="replay without any recorded delay")
     parser.set_defaults(run=run)
-
-
-def _port(text: str) -> int:
-    value = _int(text, "port")
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0..65535, got {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = _int(text, "value")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _speed(text: str) -> float:
@@ -140,13 +128,6 @@ def _cassette_options(args: argparse.Namespace):
                            ignore_fields=tuple(args.ignore_field), redact_fields=tuple(args.redact_field),
                            redact_headers=tuple(args.redact_header),
                            speed=None if args.no_timing else args.replay_speed, upstream_timeout_s=args.upstream_timeout)
-
-
-def _int(text: str, what: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{what} must be an integer, got {text!r}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -38,7 +38,6 @@ from aigw.mocks.state import DeploymentState, MockState
 from aigw.mocks.streaming import stream_events
 from aigw.protocol import errors
 from aigw.protocol.tokens import preload
-from aigw.protocol import headers as h
 from aigw.protocol.ids import request_id
 from aigw.protocol.spec import check
 

@@ -22,30 +22,26 @@ Not supported, documented rather than guessed at: ``not``, ``if``/``then``/``els
 use Python's regex syntax, which agrees with ECMA-262 for the character classes, groups and
 quantifiers schemas use in practice; lookarounds and backreferences are not generated.
 A schema that cannot be satisfied this way raises :class:`SchemaGenerationError`, never a traceback.
+
+This module walks the schema (references, combinators, objects, arrays); leaf numbers and strings come
+from :mod:`aigw.mocks.schema_scalars`, ``allOf`` merging from :mod:`aigw.mocks.schema_merge` and strings
+for a ``pattern`` from :mod:`aigw.mocks.pattern_strings`.
 """
 
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 import random
-import re
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import jsonschema
 import orjson
 
+from aigw.mocks.schema_merge import merge
+from aigw.mocks.schema_scalars import ATTEMPTS, SchemaGenerationError, number, search, string, word
 from aigw.mocks.textgen import COMMON_WORDS
-
-try:  # Python 3.11+: the regex parser moved; it is the only way to read a pattern's structure
-    from re import _constants as _sre
-    from re import _parser as _sre_parse
-except ImportError:  # pragma: no cover - Python < 3.11
-    import sre_constants as _sre  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 __all__ = ["SchemaGenerationError", "instance_for_schema", "json_object_text"]
 
@@ -54,13 +50,8 @@ __all__ = ["SchemaGenerationError", "instance_for_schema", "json_object_text"]
 MINIMAL_DEPTH = 4
 #: Past this depth we give up: the schema requires unbounded nesting (or a ``$ref`` cycle).
 MAX_DEPTH = 32
-_ATTEMPTS = 20
 _NULL_PROBABILITY = 0.15
 _OPTIONAL_PROPERTY_PROBABILITY = 0.6
-
-
-class SchemaGenerationError(ValueError):
-    """The schema is unsatisfiable, malformed, or uses a feature this generator does not support."""
 
 
 def instance_for_schema(schema: Any, rng: random.Random) -> Any:
@@ -118,7 +109,7 @@ class _Generator:
         if depth > MAX_DEPTH:
             raise SchemaGenerationError(f"schema nests deeper than {MAX_DEPTH} levels (a required $ref cycle?)")
         if schema is True:
-            return self._word()
+            return word(self.rng)
         if schema is False:
             raise SchemaGenerationError("the schema 'false' accepts no value")
         if not isinstance(schema, dict):
@@ -126,11 +117,11 @@ class _Generator:
         if "$ref" in schema:
             rest = {key: value for key, value in schema.items() if key != "$ref"}
             target = self._resolve(schema["$ref"])
-            return self.generate(_merge(target, rest) if rest else target, depth + 1)
+            return self.generate(merge(target, rest) if rest else target, depth + 1)
         if "allOf" in schema:
             merged = {key: value for key, value in schema.items() if key != "allOf"}
             for member in schema["allOf"]:
-                merged = _merge(merged, self._dereference(member))
+                merged = merge(merged, self._dereference(member))
             return self.generate(merged, depth + 1)
         if "anyOf" in schema or "oneOf" in schema:
             return self._choice(schema, depth)
@@ -144,9 +135,9 @@ class _Generator:
         if kind == "array":
             return self._array(schema, depth)
         if kind == "string":
-            return self._string(schema)
+            return string(schema, self.rng)
         if kind in ("integer", "number"):
-            return _number(schema, self.rng, integer=kind == "integer")
+            return number(schema, self.rng, integer=kind == "integer")
         if kind == "boolean":
             return self.rng.random() < 0.5
         if kind == "null":
@@ -185,7 +176,7 @@ class _Generator:
         rest = {key: value for key, value in schema.items() if key != handled}
         failures = []
         for index, branch in enumerate(branches):
-            candidate_schema = _merge(rest, self._dereference(branch)) if rest else branch
+            candidate_schema = merge(rest, self._dereference(branch)) if rest else branch
             # oneOf: a value can land in an overlap by chance (a "number" that happens to be whole), so a
             # branch gets a few draws before we move on to the next one.
             for _ in range(5 if exclusive else 1):
@@ -287,7 +278,7 @@ class _Generator:
 
     @staticmethod
     def _property_schema(name: str, properties: dict[str, Any], patterns: dict[str, Any], additional: Any) -> Any:
-        matching = [sub for pattern, sub in patterns.items() if _search(pattern, name)]
+        matching = [sub for pattern, sub in patterns.items() if search(pattern, name)]
         if name in properties:
             return {"allOf": [properties[name], *matching]} if matching else properties[name]
         if matching:
@@ -328,7 +319,7 @@ class _Generator:
             item_schema = prefix[position] if position < len(prefix) else items
             if position < need_contains:
                 item_schema = {"allOf": [item_schema, contains]}
-            for _ in range(_ATTEMPTS):
+            for _ in range(ATTEMPTS):
                 value = self.generate(item_schema, depth + 1)
                 key = _identity(value)
                 if not unique or key not in seen:
@@ -341,72 +332,8 @@ class _Generator:
             result.append(value)
         return result
 
-    # ---------------------------------------------------------------- strings
-
-    def _word(self) -> str:
-        return COMMON_WORDS[int(self.rng.random() * len(COMMON_WORDS))]
-
-    def _string(self, schema: dict[str, Any]) -> str:
-        low = schema.get("minLength", 0)
-        high = schema.get("maxLength")
-        if high is not None and low > high:
-            raise SchemaGenerationError(f"minLength {low} exceeds maxLength {high}")
-        pattern = schema.get("pattern")
-        fits = lambda text: len(text) >= low and (high is None or len(text) <= high)  # noqa: E731
-        maker = _FORMATS.get(schema.get("format", ""))
-        if maker is not None:
-            candidate = maker(self.rng, self._word)
-            if fits(candidate) and (pattern is None or _search(pattern, candidate)):
-                return candidate
-        if pattern is not None:
-            return self._pattern_string(pattern, low, high)
-        return self._words_within(low, high)
-
-    def _words_within(self, low: int, high: int | None) -> str:
-        """One to three whole words, extended or cut (at a word boundary when possible) to fit."""
-        words = [self._word() for _ in range(self.rng.randint(1, 3))]
-        text = " ".join(words)
-        while len(text) < low:
-            text = f"{text} {self._word()}"
-        if high is not None and len(text) > high:
-            text = text[:high]
-            boundary = text.rfind(" ")
-            if boundary >= max(low, 1):
-                text = text[:boundary]
-            elif text.endswith(" "):
-                text = text[:-1] + "s"
-        return text
-
-    def _pattern_string(self, pattern: str, low: int, high: int | None) -> str:
-        """Build strings from the pattern's parse tree; pad or retry until the length bounds hold.
-
-        Patterns are unanchored (``re.search`` semantics), so a too-short match can be padded with
-        letters after it; the final candidate is always checked with ``re.search``.
-        """
-        try:
-            tree = _sre_parse.parse(pattern)
-        except re.error as exc:
-            raise SchemaGenerationError(f"invalid pattern {pattern!r}: {exc}") from exc
-        for _ in range(_ATTEMPTS):
-            candidate = _RegexWriter(self.rng).write(tree)
-            if len(candidate) < low:
-                padded = candidate + "x" * (low - len(candidate))
-                candidate = padded if _search(pattern, padded) else candidate
-            if len(candidate) >= low and (high is None or len(candidate) <= high) and _search(pattern, candidate):
-                return candidate
-        raise SchemaGenerationError(
-            f"could not generate a string for pattern {pattern!r} within length {low}..{high}"
-        )
-
 
 # -------------------------------------------------------------------- helpers
-
-
-def _search(pattern: str, text: str) -> bool:
-    try:
-        return re.search(pattern, text) is not None
-    except re.error as exc:
-        raise SchemaGenerationError(f"invalid pattern {pattern!r}: {exc}") from exc
 
 
 def _json_type(value: Any) -> str:
@@ -445,245 +372,3 @@ def _inferred_type(schema: dict[str, Any]) -> str:
         if any(keyword in schema for keyword in keywords):
             return kind
     return "string"
-
-
-_MAX_KEYWORDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties", "maxContains")
-_MIN_KEYWORDS = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties", "minContains")
-
-
-def _merge(base: dict[str, Any], extra: Any) -> dict[str, Any]:
-    """Combine two schemas into one that demands both (``allOf``), keyword by keyword.
-
-    Bounds take the tighter value, ``required`` and ``properties`` unite (a property in both gets an
-    ``allOf`` of its two schemas), ``type`` and ``enum`` intersect; for other keywords present in both
-    the later one wins, an approximation that only matters for schemas contradicting themselves.
-    """
-    if base is True:
-        base = {}
-    if extra is True:
-        return base
-    if base is False or extra is False:
-        raise SchemaGenerationError("allOf contains the schema 'false'")
-    if not isinstance(extra, dict):
-        raise SchemaGenerationError(f"a schema must be an object or a boolean, got {type(extra).__name__}")
-    merged = dict(base)
-    for key, value in extra.items():
-        if key not in merged:
-            merged[key] = value
-            continue
-        current = merged[key]
-        if key == "properties":
-            merged[key] = {**current, **{
-                name: {"allOf": [current[name], sub]} if name in current else sub for name, sub in value.items()
-            }}
-        elif key == "required":
-            merged[key] = list(dict.fromkeys([*current, *value]))
-        elif key == "type":
-            merged[key] = _intersect_types(current, value)
-        elif key == "enum":
-            merged[key] = [item for item in current if item in value]
-            if not merged[key]:
-                raise SchemaGenerationError("allOf members have disjoint enums")
-        elif key in ("anyOf", "oneOf"):  # both must hold: keep ours, require theirs through allOf
-            merged["allOf"] = [*merged.get("allOf", []), {key: value}]
-        elif key == "allOf":
-            merged[key] = [*current, *value]
-        elif key in ("items", "additionalProperties", "contains") and isinstance(current, dict | bool):
-            merged[key] = {"allOf": [current, value]}
-        elif key in _MAX_KEYWORDS and _is_number(current) and _is_number(value):
-            merged[key] = min(current, value)
-        elif key in _MIN_KEYWORDS and _is_number(current) and _is_number(value):
-            merged[key] = max(current, value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _intersect_types(first: Any, second: Any) -> list[str]:
-    left = {first} if isinstance(first, str) else set(first)
-    right = {second} if isinstance(second, str) else set(second)
-    common = left & right
-    if "integer" in left and "number" in right or "number" in left and "integer" in right:
-        common.add("integer")
-    if not common:
-        raise SchemaGenerationError(f"allOf members require incompatible types {sorted(left)} and {sorted(right)}")
-    return sorted(common)
-
-
-# -------------------------------------------------------------------- numbers
-
-
-def _bound(schema: dict[str, Any], plain: str, exclusive: str) -> tuple[float | None, bool]:
-    """The effective bound and whether it is exclusive (draft-04 booleans and 2020-12 numbers)."""
-    value = schema.get(plain)
-    flag = schema.get(exclusive)
-    if _is_number(flag) and (value is None or (flag >= value if plain == "minimum" else flag <= value)):
-        return flag, True
-    return value, flag is True
-
-
-def _number(schema: dict[str, Any], rng: random.Random, *, integer: bool) -> int | float:
-    low, low_open = _bound(schema, "minimum", "exclusiveMinimum")
-    high, high_open = _bound(schema, "maximum", "exclusiveMaximum")
-    if low is None and high is None:
-        low, high = 0, 100
-    elif low is None:
-        low = high - 100
-    elif high is None:
-        high = low + 100
-    step = schema.get("multipleOf")
-    if step is not None and (not _is_number(step) or step <= 0):
-        raise SchemaGenerationError(f"multipleOf must be a positive number, got {step!r}")
-    inside = lambda x: (x > low if low_open else x >= low) and (x < high if high_open else x <= high)  # noqa: E731
-    if integer or step is not None:
-        unit = step if step is not None else 1
-        first, last = math.ceil(low / unit), math.floor(high / unit)
-        if first > last:
-            raise SchemaGenerationError(f"no {'integer' if integer else 'multiple'} lies within {low}..{high}")
-        # Random multiples first; then a scan, for float steps where most products fail the check below.
-        randoms = (rng.randint(first, last) for _ in range(_ATTEMPTS))
-        for k in itertools.chain(randoms, range(first, min(last, first + 1000) + 1)):
-            value = k * unit
-            if isinstance(unit, float):
-                value = round(value, 10)
-            if integer:
-                if not float(value).is_integer():
-                    continue
-                value = int(value)
-            if inside(value) and (step is None or _is_multiple(value, step)):
-                return value
-        raise SchemaGenerationError(f"no value within {low}..{high} is a multiple of {step}")
-    if low > high or (low == high and (low_open or high_open)):
-        raise SchemaGenerationError(f"numeric bounds {low}..{high} are empty")
-    for _ in range(_ATTEMPTS):
-        value = round(rng.uniform(low, high), 2)
-        if inside(value):
-            return value
-    middle = (low + high) / 2
-    if inside(middle):
-        return middle
-    raise SchemaGenerationError(f"numeric bounds {low}..{high} are empty")
-
-
-def _is_multiple(value: int | float, step: int | float) -> bool:
-    # The test jsonschema applies: float division for float steps, modulo otherwise.
-    if isinstance(step, float):
-        quotient = value / step
-        return quotient == int(quotient)
-    return not value % step
-
-
-# -------------------------------------------------------------------- formats
-
-
-def _date(rng: random.Random) -> str:
-    return f"{rng.randint(2000, 2030):04d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-
-
-def _time(rng: random.Random) -> str:
-    return f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}Z"
-
-
-_FORMATS: dict[str, Callable[[random.Random, Callable[[], str]], str]] = {
-    "date": lambda rng, word: _date(rng),
-    "time": lambda rng, word: _time(rng),
-    "date-time": lambda rng, word: f"{_date(rng)}T{_time(rng)}",
-    "email": lambda rng, word: f"{word()}.{word()}{rng.randint(1, 99)}@example.com",
-    "hostname": lambda rng, word: f"{word()}.example.com",
-    "ipv4": lambda rng, word: f"192.0.2.{rng.randint(1, 254)}",
-    "ipv6": lambda rng, word: f"2001:db8::{rng.randint(1, 0xFFFF):x}",
-    "uri": lambda rng, word: f"https://example.com/{word()}/{rng.randint(1, 9999)}",
-    "uri-reference": lambda rng, word: f"/{word()}/{rng.randint(1, 9999)}",
-    "uuid": lambda rng, word: str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-}
-
-
-# -------------------------------------------------------------------- regex
-
-
-_CATEGORY_CHARS = {
-    _sre.CATEGORY_DIGIT: "0123456789",
-    _sre.CATEGORY_NOT_DIGIT: "abcdefghijklmnopqrstuvwxyz",
-    _sre.CATEGORY_WORD: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_",
-    _sre.CATEGORY_NOT_WORD: " -.,",
-    _sre.CATEGORY_SPACE: " ",
-    _sre.CATEGORY_NOT_SPACE: "abcdefghijklmnopqrstuvwxyz0123456789",
-}
-_CATEGORY_TESTS: dict[Any, Callable[[str], bool]] = {
-    _sre.CATEGORY_DIGIT: str.isdigit,
-    _sre.CATEGORY_NOT_DIGIT: lambda ch: not ch.isdigit(),
-    _sre.CATEGORY_WORD: lambda ch: ch.isalnum() or ch == "_",
-    _sre.CATEGORY_NOT_WORD: lambda ch: not (ch.isalnum() or ch == "_"),
-    _sre.CATEGORY_SPACE: str.isspace,
-    _sre.CATEGORY_NOT_SPACE: lambda ch: not ch.isspace(),
-}
-_NEGATION_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_.,:;/@#"
-_UNBOUNDED_EXTRA = 3  # "+" and "*" repeat at most this many times beyond their minimum
-
-
-class _RegexWriter:
-    """Write one string matched by a parsed regex (``re._parser`` tree), choosing with ``rng``."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-        self.groups: dict[int, str] = {}
-
-    def write(self, tree: Any) -> str:
-        return "".join(self._node(op, arg) for op, arg in tree)
-
-    def _node(self, op: Any, arg: Any) -> str:
-        if op is _sre.LITERAL:
-            return chr(arg)
-        if op is _sre.NOT_LITERAL:
-            return next(ch for ch in _NEGATION_ALPHABET if ord(ch) != arg)
-        if op is _sre.ANY:
-            return self.rng.choice("abcdefghijklmnopqrstuvwxyz")
-        if op is _sre.IN:
-            return self._in(arg)
-        if op is _sre.BRANCH:
-            return self.write(self.rng.choice(arg[1]))
-        if op is _sre.SUBPATTERN:
-            group, _add_flags, _del_flags, tree = arg
-            text = self.write(tree)
-            if group is not None:
-                self.groups[group] = text
-            return text
-        if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", None)):
-            low, high, tree = arg
-            high = low + _UNBOUNDED_EXTRA if high is _sre.MAXREPEAT else min(high, low + _UNBOUNDED_EXTRA)
-            return "".join(self.write(tree) for _ in range(self.rng.randint(low, high)))
-        if op is _sre.GROUPREF:
-            return self.groups.get(arg, "")
-        if op is _sre.AT:
-            return ""
-        if op is getattr(_sre, "ATOMIC_GROUP", None):
-            return self.write(arg)
-        return ""  # lookarounds, conditionals: contribute nothing; the caller re-checks with re.search
-
-    def _in(self, items: list[tuple[Any, Any]]) -> str:
-        if items and items[0][0] is _sre.NEGATE:
-            return next((ch for ch in _NEGATION_ALPHABET if not _in_set(ch, items[1:])), "~")
-        op, arg = self.rng.choice(items)
-        if op is _sre.LITERAL:
-            return chr(arg)
-        if op is _sre.RANGE:
-            return chr(self.rng.randint(arg[0], arg[1]))
-        if op is _sre.CATEGORY:
-            return self.rng.choice(_CATEGORY_CHARS.get(arg, "a"))
-        return "a"
-
-
-def _in_set(ch: str, items: list[tuple[Any, Any]]) -> bool:
-    code = ord(ch)
-    for op, arg in items:
-        if op is _sre.LITERAL and code == arg:
-            return True
-        if op is _sre.RANGE and arg[0] <= code <= arg[1]:
-            return True
-        if op is _sre.CATEGORY and _CATEGORY_TESTS.get(arg, lambda _: False)(ch):
-            return True
-    return False

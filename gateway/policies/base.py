@@ -5,11 +5,14 @@ Policies mirror API Management's: each is configured with APIM's own element and
 end the request early by setting ``ctx.response`` (as ``<return-response>`` or a limit does).
 """
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from aigw.gateway.context import Context
+
+if TYPE_CHECKING:  # services import the policies' registry: a runtime import would be circular
+    from aigw.gateway.services import Services
 
 INBOUND, BACKEND, OUTBOUND, ON_ERROR = "inbound", "backend", "outbound", "on-error"
 
@@ -31,7 +34,7 @@ class Policy:
     sections: ClassVar[frozenset[str]]
     Config: ClassVar[type[PolicyConfig]]
 
-    def __init__(self, config: PolicyConfig, services: "Services") -> None:  # noqa: F821 - see gateway.services
+    def __init__(self, config: PolicyConfig, services: "Services") -> None:
         self.config = config
         self.services = services
 

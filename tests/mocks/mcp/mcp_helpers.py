@@ -1,30 +1,13 @@
-"""Helpers for the MCP tests: a real mock on a free port, and raw streamable-HTTP sessions.
+"""Helpers for the MCP tests: a real mock on a free port, and raw streamable-HTTP sessions."""
 
-The mock starters mirror tests/conftest.py; they live here because ``from conftest import`` is ambiguous
-once several conftest modules exist under tests/.
-"""
-
-import contextlib
 import json
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
-import pytest
 
-from aigw.mocks.app import MockApp
 from aigw.mocks.config import MockConfig, default_config
-from aigw.mocks.selftest import _free_port, start_in_thread
 from aigw.protocol.sse import decode_all
-
-SHARED = Path(__file__).resolve().parents[3] / ".." / "shared"
-
-
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"{SHARED} is absent (it exists beside the clone in development and CI only)")
-    return SHARED
-
+from conftest import running_mock as shared_running_mock, shared_dir  # noqa: F401 - re-exported for the MCP tests
 
 def mock_config(**overrides: Any) -> MockConfig:
     """The embedded default with ``latency: off`` and the given top-level overrides."""
@@ -41,15 +24,9 @@ def with_mcp_server(index: int, **changes: Any) -> MockConfig:
     return MockConfig.model_validate(data)
 
 
-@contextlib.contextmanager
-def running_mock(config: MockConfig | None = None) -> Iterator[tuple[str, MockApp]]:
-    app = MockApp(config or mock_config())
-    port = _free_port()
-    server = start_in_thread(app, port)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
+def running_mock(config: MockConfig | None = None):
+    """The suite's running_mock, defaulting to this module's MCP-ready config."""
+    return shared_running_mock(config or mock_config())
 
 BOTH = "application/json, text/event-stream"
 ADMIN = {"authorization": "Bearer mock-admin"}
