@@ -167,11 +167,17 @@ def _wait_healthy(base: str, process: subprocess.Popen, seconds: float = 30.0) -
 
 
 def _free_port_run(length: int) -> int:
-    """A base port whose next ``length - 1`` ports are free too (`aigw up` takes PORT..PORT+3)."""
+    """A base port whose next ``length - 1`` ports are free too (`aigw up` takes PORT..PORT+3).
+
+    Drawn below Linux's ephemeral range (32768+): ports the kernel hands out — to other servers on
+    port 0 and to every outgoing connection — can then never take one of ours between this check
+    and `aigw up` binding them.
+    """
+    import random
     import socket
 
-    for _ in range(50):
-        base = _free_port()
+    for _ in range(200):
+        base = random.randrange(20000, 32000 - length)
         sockets = []
         try:
             for offset in range(length):
