@@ -4,6 +4,7 @@ The first thing a new user runs: proves the install works end to end over real H
 and shows what the mock answers, in a few seconds.
 """
 
+import random
 import socket
 import threading
 import time
@@ -19,9 +20,21 @@ from aigw.protocol.sse import decode_all
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free TCP port below Linux's ephemeral range (32768+).
+
+    Ports handed out by the kernel (port 0, and the source port of every outgoing connection) come
+    from that range, so a port chosen here cannot be taken by one of them between this check and the
+    server binding it — which matters when the server starts in another process.
+    """
+    for _ in range(500):
+        port = random.randrange(20000, 32768)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free TCP port found in 20000-32767")
 
 
 class _Server(uvicorn.Server):
