@@ -298,9 +298,14 @@ def _with_request_id(headers, rid: str):
     return [(k, v) for k, v in headers if k != b"apim-request-id"] + [(b"apim-request-id", rid.encode())]
 
 
+_SET_ON_SEND = frozenset({b"apim-request-id", b"content-length"})  # ours, whatever the response carried
+
+
 async def _send(send: Callable, response: Response, rid: str, extra=()) -> None:
     body = response.body or b""
-    headers = [(k, v) for k, v in _with_request_id(response.headers, rid) if k != b"content-length"]
-    headers += list(extra) + [(b"content-length", str(len(body)).encode())]
+    headers = [(k, v) for k, v in response.headers if k not in _SET_ON_SEND]  # one pass on the hot path
+    headers.append((b"apim-request-id", rid.encode()))
+    headers += extra
+    headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -14,6 +14,7 @@ from typing import Any, AsyncIterator
 
 import aiohttp
 import orjson
+from multidict import CIMultiDict
 
 from aigw.gateway.backends import BackendRuntime
 from aigw.gateway.context import Context, Response
@@ -34,7 +35,12 @@ class Forwarder:
     async def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30, enable_cleanup_closed=True)
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent",))
+            # No cookie jar: a proxy must never replay one client's upstream cookies on another's request
+            # (and the jar's per-request filtering is wasted work). No Accept-Encoding of aiohttp's own:
+            # bodies pass through undecoded and Content-Encoding is dropped, so upstream must not compress.
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False,
+                                                  skip_auto_headers=("User-Agent", "Accept-Encoding"),
+                                                  cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
     async def close(self) -> None:
@@ -72,7 +78,7 @@ class Forwarder:
                 query = _without_subscription_key(query)
             if query:
                 url += "?" + query.decode("latin-1")
-        headers = {}
+        headers = CIMultiDict()  # what aiohttp converts any mapping to: built directly, converted never
         for key, value in ctx.request.headers:
             if key not in _DROP_REQUEST and key != drop_header:
                 headers[key.decode("latin-1")] = value.decode("latin-1")
@@ -111,7 +117,7 @@ class Forwarder:
         upstream.release()
         return Response(upstream.status, response_headers, body=body)
 
-    async def _pass_through(self, ctx: Context, backend_id: str, url: str, headers: dict[str, str],
+    async def _pass_through(self, ctx: Context, backend_id: str, url: str, headers: CIMultiDict,
                             seconds: float) -> Response:
         """MCP and A2A (aigw.gateway.passthrough): an event stream is handed on at once, not after its
         first byte (an MCP GET stream may stay silent for minutes), and its silence is bounded by the

@@ -9,6 +9,7 @@ import uvicorn
 
 from aigw.gateway.app import GatewayApp
 from aigw.gateway.config import GatewayConfig, load_config
+from aigw.protocol.process import prepare_process
 
 REGIONS = ("eastus", "swedencentral", "westus")
 
@@ -18,8 +19,13 @@ def _uvicorn_config(app, host: str, port: int, log_level: str) -> uvicorn.Config
                           http="httptools", lifespan="on", timeout_keep_alive=30, timeout_graceful_shutdown=35)
 
 
+# Young-generation collections only after this many net allocations (CPython's default is 700).
+
+
 def serve(config: GatewayConfig, host: str, port: int, log_level: str = "warning") -> None:
-    uvicorn.Server(_uvicorn_config(GatewayApp(config), host, port, log_level)).run()
+    server = uvicorn.Server(_uvicorn_config(GatewayApp(config), host, port, log_level))
+    prepare_process()
+    server.run()
 
 
 @dataclass
@@ -56,6 +62,7 @@ async def run_up(plan: UpPlan, gateway_config_path: str | None, seed: int | None
     servers.append(uvicorn.Server(_uvicorn_config(GatewayApp(config), plan.host, plan.port, log_level)))
     for server in servers:
         server.install_signal_handlers = lambda: None
+    prepare_process()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -11,6 +11,7 @@ import uvicorn
 from aigw.mocks.app import MockApp
 from aigw.mocks.cassette import CassetteOptions
 from aigw.mocks.config import MockConfig, load_config
+from aigw.protocol.process import prepare_process
 
 ENV_CONFIG = "AIGW_MOCK_CONFIG"
 ENV_SEED = "AIGW_MOCK_SEED"
@@ -54,7 +55,9 @@ def app_from_env():
     config = resolve_config(os.environ.get(ENV_CONFIG) or None, int(seed) if seed else None,
                             os.environ.get(ENV_LATENCY) or None)
     cassette = os.environ.get(ENV_CASSETTE)
-    return build_app(config, CassetteOptions.from_json(cassette) if cassette else None)
+    app = build_app(config, CassetteOptions.from_json(cassette) if cassette else None)
+    prepare_process()  # each worker is a process of its own
+    return app
 
 
 def serve(host: str, port: int, config_path: str | None, seed: int | None, latency: str | None,
@@ -71,4 +74,6 @@ def serve(host: str, port: int, config_path: str | None, seed: int | None, laten
         os.environ[ENV_CASSETTE] = cassette.to_json() if cassette is not None else ""
         uvicorn.run("aigw.mocks.server:app_from_env", factory=True, workers=workers, **options)
     else:
-        uvicorn.run(app or build_app(config, cassette), **options)
+        app = app or build_app(config, cassette)
+        prepare_process()
+        uvicorn.run(app, **options)

@@ -8,15 +8,19 @@ import base64
 import os
 import random
 import string
-import uuid
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 _BASE64_TO_ALNUM = bytes.maketrans(b"+/=", b"xyz")
 
 
 def request_id() -> str:
-    """A fresh uuid4 string; os.urandom keeps it cheap on the hot path."""
-    return str(uuid.UUID(bytes=os.urandom(16), version=4))
+    """A fresh uuid4 string, formatted by hand: ``str(uuid.UUID(...))`` costs twice as much on a hot path
+    that runs once per request (version nibble 4, RFC 4122 variant bits ``10``, as uuid4() sets them)."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def random_token(rng: random.Random, length: int = 29) -> str:

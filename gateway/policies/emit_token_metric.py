@@ -23,6 +23,7 @@ actually answered (a pool member), else the API's backend or pool. YAML::
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 from pydantic import Field, field_validator, model_validator
@@ -107,15 +108,15 @@ class EmitTokenMetric(Policy):
     def _getter(self, dimension: Dimension) -> Callable[[Context], str]:
         if dimension.value is not None:
             return compile_expression(dimension.value)
-        default = DEFAULT_DIMENSIONS[dimension.name.strip().lower()]
-        return lambda ctx: default(ctx, self.services)
+        return partial(DEFAULT_DIMENSIONS[dimension.name.strip().lower()], services=self.services)
 
     async def inbound(self, ctx: Context) -> None:
         estimate = None
-        if ctx.is_streaming_request and not _asks_for_usage(ctx.request.json()):
+        body = ctx.request.json()
+        if isinstance(body, dict) and body.get("stream") is True and not _asks_for_usage(body):
             estimate = StreamedText()
             ctx.stream_observers.append(estimate.observe)
-        ctx.on_complete.append(lambda done: self.emit(done, estimate))
+        ctx.on_complete.append(partial(self.emit, streamed=estimate))
 
     def emit(self, ctx: Context, streamed: StreamedText | None) -> None:
         usage = ctx.usage
@@ -124,7 +125,7 @@ class EmitTokenMetric(Policy):
         metrics = self.services.metrics
         if usage is None or metrics is None:
             return
-        dimensions = tuple((name, get(ctx)) for name, get in self.dimensions)
+        dimensions = tuple([(name, get(ctx)) for name, get in self.dimensions])
         metrics.tokens(self.config.namespace, dimensions, usage.prompt_tokens, usage.completion_tokens)
 
 

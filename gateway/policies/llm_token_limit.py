@@ -43,8 +43,8 @@ from aigw.gateway.context import Context
 from aigw.gateway.errors import GatewayError
 from aigw.gateway.expressions import compile_expression
 from aigw.gateway.policies.base import INBOUND, Policy, PolicyConfig
-from aigw.gateway.token_estimate import (TOKEN_OPERATIONS, StreamTally, completion_allowance, model_of,
-                                         prompt_tokens)
+from aigw.gateway.token_estimate import (MEMO_ENTRIES, MEMO_MAX_BODY_BYTES, TOKEN_OPERATIONS, StreamTally,
+                                         completion_allowance, model_of, prompt_tokens)
 from aigw.gateway.windows import PERIODS, fixed_window, period_window
 
 log = logging.getLogger("aigw.gateway")
@@ -103,7 +103,7 @@ class TokenLimitConfig(PolicyConfig):
         return self
 
 
-@dataclass
+@dataclass(slots=True)
 class _Counter:
     kind: str  # "quota" | "tpm"
     key: str
@@ -113,7 +113,7 @@ class _Counter:
     remaining: int
 
 
-@dataclass
+@dataclass(slots=True)
 class _Charge:
     """One request's admission under one policy instance, until it is settled."""
 
@@ -136,8 +136,15 @@ class LlmTokenLimit(Policy):
         identity = "|".join(str(v) for v in (config.counter_key, config.tokens_per_minute, config.token_quota,
                                              config.token_quota_period))
         self.scope = f"{self.name}:{hashlib.sha1(identity.encode()).hexdigest()[:12]}"
-        self._header_names = {n.lower().encode() for n in (config.remaining_tokens_header_name,
-                                                            config.remaining_quota_tokens_header_name) if n}
+        # Header names encoded once: the headers are written on every request.
+        self._remaining_header = {"tpm": _encoded(config.remaining_tokens_header_name),
+                                  "quota": _encoded(config.remaining_quota_tokens_header_name)}
+        self._consumed_header = _encoded(config.tokens_consumed_header_name)
+        self._header_names = {n for n in self._remaining_header.values() if n}
+        self._period = (0.0, 0.0)  # the current token-quota window, [start, end)
+        self._admissions: dict[tuple, tuple] = {}  # see _admission
+        self._variables = any((config.remaining_tokens_variable_name, config.remaining_quota_tokens_variable_name,
+                               config.tokens_consumed_variable_name))
 
     # -- admission -------------------------------------------------------------------------------
 
@@ -145,15 +152,15 @@ class LlmTokenLimit(Policy):
         body = ctx.request.json()
         if ctx.operation not in TOKEN_OPERATIONS or ctx.request.method != "POST" or not isinstance(body, dict):
             return  # listing models, MCP, A2A: nothing to count
-        streaming = body.get("stream") is True and ctx.operation != "embeddings"
-        model = model_of(body, ctx.deployment)
-        estimate = self.config.estimate_prompt_tokens or streaming
-        if estimate:
-            prompt = prompt_tokens(ctx.operation, body, model, ctx.request.body)
-            amount = prompt + completion_allowance(ctx.operation, body, self.config.default_completion_tokens)
-        else:
-            # A 1-token floor no request undercuts; with allow_overshoot it admits while used < limit.
-            prompt, amount = 0, 1
+        key = (ctx.operation, ctx.deployment, ctx.request.body)
+        admission = self._admissions.get(key)
+        if admission is None:
+            admission = self._admission(ctx.operation, body, ctx.deployment, ctx.request.body)
+            if len(ctx.request.body) <= MEMO_MAX_BODY_BYTES:
+                if len(self._admissions) >= MEMO_ENTRIES:
+                    del self._admissions[next(iter(self._admissions))]
+                self._admissions[key] = admission
+        streaming, model, estimate, prompt, amount = admission
         charge = _Charge(ctx.operation, model, prompt)
         await self._admit(ctx, charge, amount, overshoot=not estimate)
         if streaming:
@@ -162,6 +169,20 @@ class LlmTokenLimit(Policy):
         ctx.on_response.append(partial(self._on_response, charge))
         ctx.on_complete.append(partial(self._on_complete, charge))
         self._publish(ctx, charge, consumed=prompt)
+
+    def _admission(self, operation: str, body: dict, deployment: str | None, raw: bytes) -> tuple:
+        """``(streaming, model, estimate?, prompt tokens, tokens to reserve)``: a pure function of the
+        operation, deployment and body bytes, so ``inbound`` memoises it by them (load repeats requests)."""
+        streaming = body.get("stream") is True and operation != "embeddings"
+        model = model_of(body, deployment)
+        estimate = self.config.estimate_prompt_tokens or streaming
+        if estimate:
+            prompt = prompt_tokens(operation, body, model, raw)
+            amount = prompt + completion_allowance(operation, body, self.config.default_completion_tokens)
+        else:
+            # A 1-token floor no request undercuts; with allow_overshoot it admits while used < limit.
+            prompt, amount = 0, 1
+        return streaming, model, estimate, prompt, amount
 
     async def _admit(self, ctx: Context, charge: _Charge, amount: int, overshoot: bool) -> None:
         """Reserve in every window (quota first: a spent quota is a 403 whatever the minute says)."""
@@ -184,12 +205,17 @@ class LlmTokenLimit(Policy):
             self._publish(ctx, charge, consumed=None)
             raise self._refusal(ctx, kind, end - now)
 
-    def _windows(self, now: float):
+    def _windows(self, now: float) -> list[tuple[str, int, tuple[float, float]]]:
         config = self.config
+        windows = []
         if config.token_quota is not None:
-            yield "quota", config.token_quota, period_window(config.token_quota_period, now)
+            period = self._period
+            if not period[0] <= now < period[1]:  # calendar arithmetic once per period, not per request
+                period = self._period = period_window(config.token_quota_period, now)
+            windows.append(("quota", config.token_quota, period))
         if config.tokens_per_minute is not None:
-            yield "tpm", config.tokens_per_minute, fixed_window(now, MINUTE)
+            windows.append(("tpm", config.tokens_per_minute, fixed_window(now, MINUTE)))
+        return windows
 
     def _refusal(self, ctx: Context, kind: str, wait: float) -> GatewayError:
         seconds = max(1, math.ceil(wait))
@@ -211,9 +237,14 @@ class LlmTokenLimit(Policy):
             return  # a stream is settled once it has been delivered
         try:
             await self._settle(charge, ctx)
-            ctx.extra_headers = [(k, v) for k, v in ctx.extra_headers if k not in self._header_names]
-            for name, value in self._header_values(charge, charge.consumed):
-                response.set_header(name, value)
+            if self._header_names:
+                ctx.extra_headers = [(k, v) for k, v in ctx.extra_headers if k not in self._header_names]
+            values = self._header_values(charge, charge.consumed)
+            if values:
+                names = {name for name, _ in values}
+                if len(names) < len(values):  # a name configured twice: the last value wins
+                    values = list(dict(values).items())
+                response.headers = [(k, v) for k, v in response.headers if k not in names] + values
         except Exception:  # accounting must never fail a request
             log.exception("%s: settling a buffered answer failed", self.name)
 
@@ -256,20 +287,23 @@ class LlmTokenLimit(Policy):
 
     def _publish(self, ctx: Context, charge: _Charge, consumed: int | None) -> None:
         """Admission-time values: on the client response (streams, refusals) and in the variables."""
-        for name, value in self._header_values(charge, None):
-            ctx.extra_headers.append((name.lower().encode(), value.encode()))
+        ctx.extra_headers.extend(self._header_values(charge, None))
         self._set_variables(ctx, charge, consumed)
 
-    def _header_values(self, charge: _Charge, consumed: int | None):
-        config = self.config
+    def _header_values(self, charge: _Charge, consumed: int | None) -> list[tuple[bytes, bytes]]:
+        """``(lower-case name, value)`` pairs, as ASGI headers."""
+        values = []
         for counter in charge.counters:
-            name = config.remaining_tokens_header_name if counter.kind == "tpm" else config.remaining_quota_tokens_header_name
+            name = self._remaining_header[counter.kind]
             if name:
-                yield name, str(counter.remaining)
-        if consumed is not None and config.tokens_consumed_header_name:
-            yield config.tokens_consumed_header_name, str(consumed)
+                values.append((name, str(counter.remaining).encode()))
+        if consumed is not None and self._consumed_header:
+            values.append((self._consumed_header, str(consumed).encode()))
+        return values
 
     def _set_variables(self, ctx: Context, charge: _Charge, consumed: int | None) -> None:
+        if not self._variables:
+            return
         config = self.config
         for counter in charge.counters:
             name = config.remaining_tokens_variable_name if counter.kind == "tpm" else config.remaining_quota_tokens_variable_name
@@ -295,6 +329,10 @@ def _ask_for_stream_usage(ctx: Context) -> None:
         return  # invalid: leave it for the backend to reject with its own 400
     ctx.request.replace_json({**body, "stream_options": {**(options or {}), "include_usage": True}})
     ctx.strip_usage_chunk = True
+
+
+def _encoded(name: str | None) -> bytes | None:
+    return name.lower().encode() if name else None
 
 
 def check_header_name(value: str | None) -> str | None:
