@@ -4,7 +4,8 @@ Each operation the target declares is fuzzed once (all phases, positive and nega
 ``--seed``, ``--max-examples`` per scenario) the first time one of its testcases runs; every check —
 Schemathesis' built-in ones and ours from ``checks.py`` — then passes or fails as its own testcase, with
 up to five distinct failing exchanges attached as reproducers. A check no generated case exercised is
-"not applicable", and ``engine`` guards against a run that reached nothing (no 2xx at all).
+"not applicable", and ``engine`` guards against a run that reached nothing (no 2xx at all). With
+``--mock-admin`` the mocks are reset before each operation, so their rate limits start empty.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def test_operation_check(aigw_target: Target, schema_results: dict[str, Operatio
     operation, check = schema_check
     result = schema_results.get(operation.label)
     if result is None:
+        # Each operation is fuzzed with fresh rate-limit windows in the mocks behind the target (when given):
+        # the operations before it share a backend's per-deployment limits, and answers that are all 429 judge nothing.
+        for admin in aigw_target.mock_admins:
+            admin.reset()
         result = schema_results[operation.label] = run_operation(aigw_target, operation)
     if check == ENGINE:
         assert not result.errors, f"Schemathesis could not run {operation.label}:\n" + "\n".join(result.errors[:10])

@@ -9,10 +9,15 @@ concatenated deltas must say exactly what the plain answer says, with the same f
 usage — the check that catches re-chunking, dropped or duplicated deltas and invented usage.
 
 Prompts carry a per-example tag so a gateway's cache never mixes these answers with other tests'.
-Completion caps keep every example to a few hundred tokens, well inside any per-key token limit.
+Completion caps keep every example to a few hundred tokens, well inside any per-key token limit. A
+target may still throttle (the schema group's fuzzing can use up a backend's requests per 10 s): a 429
+with a short Retry-After is waited out and the request sent again — limits are the rate-limit group's
+business, not this one's.
 """
 
 from __future__ import annotations
+
+import time
 
 import orjson
 import pytest
@@ -29,6 +34,18 @@ PROMPTS = (
     "Give me a short tip for writing unit tests.",
 )
 MAX_EXAMPLES = 10  # each example is three requests; more adds time, not coverage
+THROTTLE_WAIT_S = 15.0  # the longest Retry-After this group waits out
+THROTTLE_RETRIES = 3
+
+
+def _post(target, operation: str, body: dict, **kwargs):
+    """``target.post``, waiting out a throttled answer's (short) Retry-After a few times."""
+    for attempt in range(THROTTLE_RETRIES + 1):
+        exchange = target.post(operation, body, **kwargs)
+        wait = (exchange.header("retry-after") or "").strip()
+        if exchange.status != 429 or not wait.isdigit() or int(wait) > THROTTLE_WAIT_S or attempt == THROTTLE_RETRIES:
+            return exchange
+        time.sleep(int(wait) + 0.2)
 
 
 def _settings(target):
@@ -42,7 +59,7 @@ def _body(prompt: str, tag: str, n: int, max_tokens: int) -> dict:
 
 
 def _plain_answer(target, body: dict) -> dict:
-    answer = target.post("chat", body)
+    answer = _post(target, "chat", body)
     assert answer.status == 200, f"a plain chat request got {answer.status}: {answer.body[:300]!r}"
     return answer.json()
 
@@ -61,7 +78,7 @@ def test_chat_stream_contract(aigw_target):
         body = _body(prompt, f"{target.seed}-{next(counter)}", n, max_tokens)
         first, second = _plain_answer(target, body), _plain_answer(target, body)
         streamed = {**body, "stream": True, "stream_options": {"include_usage": include_usage}}
-        exchange = target.post("chat", streamed, stream=True)
+        exchange = _post(target, "chat", streamed, stream=True)
         problems, assembled = analyse_stream(exchange, "chat", include_usage)
         assert not problems, "stream contract violated:\n- " + "\n- ".join(problems)
         assert sorted(assembled.content) == list(range(n)), f"asked for n={n} choices, the stream has {sorted(assembled.content)}"
@@ -93,7 +110,7 @@ def test_stream_without_usage_request_carries_no_usage(aigw_target):
     """A client that did not ask for usage gets none: a gateway that injects include_usage upstream
     (to count tokens) must strip the extra chunk and the per-chunk ``usage`` fields again."""
     body = _body("Name two rivers.", f"no-usage-{aigw_target.seed}", 1, 24)
-    exchange = aigw_target.post("chat", {**body, "stream": True}, stream=True)
+    exchange = _post(aigw_target, "chat", {**body, "stream": True}, stream=True)
     problems, assembled = analyse_stream(exchange, "chat", include_usage=False)
     assert not problems, "stream contract violated:\n- " + "\n- ".join(problems)
     assert assembled.content.get(0), "the stream assembled to an empty answer"
@@ -109,7 +126,7 @@ def test_tool_call_stream_assembles_valid_arguments(aigw_target):
     body = {"messages": [{"role": "user", "content": f"What is the weather in Oslo? (stream check {aigw_target.seed})"}],
             "tools": [tool], "tool_choice": "required",
             "max_tokens": 200, "stream": True, "stream_options": {"include_usage": True}}
-    exchange = aigw_target.post("chat", body, stream=True)
+    exchange = _post(aigw_target, "chat", body, stream=True)
     problems, assembled = analyse_stream(exchange, "chat", include_usage=True)
     assert not problems, "stream contract violated:\n- " + "\n- ".join(problems)
     assert assembled.finish_reason.get(0) == "tool_calls", f"tool_choice required must finish with tool_calls, got {assembled.finish_reason}"
@@ -126,10 +143,10 @@ def test_tool_call_stream_assembles_valid_arguments(aigw_target):
 def test_completions_stream_contract(aigw_target):
     """Legacy completions stream the same way: data events, completion-chunk schema, [DONE], same text."""
     body = {"prompt": f"Once upon a time (stream check {aigw_target.seed})", "max_tokens": 20, "temperature": 0}
-    first = aigw_target.post("completions", body)
+    first = _post(aigw_target, "completions", body)
     assert first.status == 200, f"a plain completions request got {first.status}: {first.body[:300]!r}"
-    second = aigw_target.post("completions", body)
-    exchange = aigw_target.post("completions", {**body, "stream": True, "stream_options": {"include_usage": True}}, stream=True)
+    second = _post(aigw_target, "completions", body)
+    exchange = _post(aigw_target, "completions", {**body, "stream": True, "stream_options": {"include_usage": True}}, stream=True)
     problems, assembled = analyse_stream(exchange, "completions", include_usage=True)
     assert not problems, "stream contract violated:\n- " + "\n- ".join(problems)
     if second.status == 200 and message_of(first.json(), "completions") == message_of(second.json(), "completions"):
