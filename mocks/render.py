@@ -78,12 +78,19 @@ def chat_json(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int) -> dict[s
             "finish_reason": plan.finish_reason,
             "logprobs": _chat_logprobs(plan, meta),
         }
-        if meta.azure:
-            choice["content_filter_results"] = _choice_filter(meta, plan)
         choices.append(choice)
+    return _envelope("chat.completion", plans, choices, meta, prompt_tokens)
+
+
+def _envelope(object_name: str, plans: list[ChoicePlan], choices: list[dict[str, Any]], meta: Meta,
+              prompt_tokens: int) -> dict[str, Any]:
+    """The response around its choices, shared by chat and legacy completions (Azure annotations included)."""
+    if meta.azure:
+        for plan, choice in zip(plans, choices):
+            choice["content_filter_results"] = _choice_filter(meta, plan)
     body: dict[str, Any] = {
         "id": meta.id,
-        "object": "chat.completion",
+        "object": object_name,
         "created": meta.created,
         "model": meta.model,
         "system_fingerprint": meta.system_fingerprint,
@@ -186,21 +193,8 @@ def completion_json(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int, ech
             "finish_reason": plan.finish_reason,
             "logprobs": _legacy_logprobs(plan, meta),
         }
-        if meta.azure:
-            choice["content_filter_results"] = _choice_filter(meta, plan)
         choices.append(choice)
-    body: dict[str, Any] = {
-        "id": meta.id,
-        "object": "text_completion",
-        "created": meta.created,
-        "model": meta.model,
-        "system_fingerprint": meta.system_fingerprint,
-        "choices": choices,
-        "usage": usage(prompt_tokens, sum(p.completion_tokens for p in plans)),
-    }
-    if meta.azure:
-        body["prompt_filter_results"] = [{"prompt_index": 0, "content_filter_results": meta.prompt_filter}]
-    return body
+    return _envelope("text_completion", plans, choices, meta, prompt_tokens)
 
 
 def _legacy_logprobs(plan: ChoicePlan, meta: Meta) -> dict[str, Any] | None:

@@ -40,14 +40,18 @@ def mock_config(**overrides: Any) -> MockConfig:
 
 
 @contextlib.contextmanager
-def running_mock(config: MockConfig | None = None) -> Iterator[tuple[str, MockApp]]:
-    app = MockApp(config or mock_config())
+def running_app(app: Any) -> Iterator[tuple[str, Any]]:
+    """Any ASGI app under a real uvicorn on a free port, in a thread; yields (base URL, app)."""
     port = _free_port()
     server = start_in_thread(app, port)
     try:
         yield f"http://127.0.0.1:{port}", app
     finally:
         server.should_exit = True
+
+
+def running_mock(config: MockConfig | None = None):
+    return running_app(MockApp(config or mock_config()))
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,5 @@
 """Metrics over HTTP: the openai SDK through a real gateway in front of a real mock, then /metrics."""
 
-import contextlib
 import time
 import urllib.request
 
@@ -10,23 +9,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aigw.gateway.app import GatewayApp
 from aigw.gateway.config import GatewayConfig
-from aigw.mocks.selftest import _free_port, start_in_thread
+from aigw.mocks.selftest import _free_port
 from aigw.protocol import tokens
+from conftest import running_app
 
 KEY = "tenant-key-0001"
 API_VERSION = "2024-10-21"
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name three rivers in Europe."}]
 
 
-@contextlib.contextmanager
 def running_gateway(config: GatewayConfig):
-    app = GatewayApp(config)
-    port = _free_port()
-    server = start_in_thread(app, port)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
+    return running_app(GatewayApp(config))
 
 
 def token_metric_config(mock_url: str) -> GatewayConfig:

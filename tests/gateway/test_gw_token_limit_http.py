@@ -16,9 +16,8 @@ import pytest
 from aigw.gateway.app import GatewayApp
 from aigw.gateway.config import GatewayConfig, example_config_path, load_config
 from aigw.gateway.services import Services
-from aigw.mocks.selftest import _free_port, start_in_thread
 from aigw.protocol.sse import SSEDecoder
-from conftest import mock_config, running_mock
+from conftest import mock_config, running_app, running_mock
 
 KEYS = {"tenant-a": "tenant-a-key-0001", "tenant-b": "tenant-b-key-0002"}
 CHAT = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
@@ -44,13 +43,8 @@ def gateway_config(mock_url: str, inbound: list[dict]) -> GatewayConfig:
 def running_gateway(config: GatewayConfig) -> Iterator[tuple[str, GatewayApp]]:
     services = Services.create(config)
     services.clock = anchored_clock()
-    app = GatewayApp(config, services)
-    port = _free_port()
-    server = start_in_thread(app, port)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
+    with running_app(GatewayApp(config, services)) as started:
+        yield started
 
 
 @contextlib.contextmanager
