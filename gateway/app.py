@@ -21,7 +21,7 @@ from aigw.gateway.routing import ApiRouter, operation_of
 from aigw.gateway.services import Services
 from aigw.protocol import errors as wire_errors
 from aigw.protocol.ids import request_id
-from aigw.protocol.tokens import preload
+from aigw.protocol.lifespan import preload_tokenizers, serve_lifespan
 from aigw.protocol.sse import encode_error_event
 
 log = logging.getLogger("aigw.gateway")
@@ -61,19 +61,15 @@ class GatewayApp:
             await self._lifespan(receive, send)
 
     async def _lifespan(self, receive: Callable, send: Callable) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await asyncio.get_running_loop().run_in_executor(None, preload)  # tokenizers ready before traffic
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                try:
-                    await asyncio.wait_for(self._idle.wait(), DRAIN_SECONDS)
-                except asyncio.TimeoutError:
-                    log.warning("shutdown: %d requests still in flight after %.0f s", self.in_flight, DRAIN_SECONDS)
-                await self.services.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send, preload_tokenizers, self._drain_and_close)
+
+    async def _drain_and_close(self) -> None:
+        """Graceful shutdown: in-flight requests (streams included) finish before upstreams close."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), DRAIN_SECONDS)
+        except asyncio.TimeoutError:
+            log.warning("shutdown: %d requests still in flight after %.0f s", self.in_flight, DRAIN_SECONDS)
+        await self.services.close()
 
     async def handle(self, scope: dict, receive: Callable, send: Callable) -> None:
         rid = request_id()

@@ -10,6 +10,15 @@ import orjson
 Headers = list[tuple[bytes, bytes]]
 
 
+def header_value(headers: Headers, name: str) -> str | None:
+    """The first value of header ``name`` (case-insensitive) in raw ASGI headers."""
+    wanted = name.lower().encode()
+    for key, value in headers:
+        if key == wanted:
+            return value.decode("latin-1")
+    return None
+
+
 @dataclass
 class Request:
     method: str
@@ -24,11 +33,7 @@ class Request:
     _query: dict[str, list[str]] | None = field(default=None, repr=False)
 
     def header(self, name: str) -> str | None:
-        wanted = name.lower().encode()
-        for key, value in self.headers:
-            if key == wanted:
-                return value.decode("latin-1")
-        return None
+        return header_value(self.headers, name)
 
     def query(self, name: str) -> str | None:
         """The first value of query parameter ``name`` (parsed once per request, as ``parse_qs`` does)."""
@@ -77,11 +82,7 @@ class Response:
     source: str = "backend"  # backend | gateway | cache
 
     def header(self, name: str) -> str | None:
-        wanted = name.lower().encode()
-        for key, value in self.headers:
-            if key == wanted:
-                return value.decode("latin-1")
-        return None
+        return header_value(self.headers, name)
 
     def set_header(self, name: str, value: str) -> None:
         key = name.lower().encode()

@@ -8,7 +8,6 @@ Anything unexpected becomes a 500 with the OpenAI body — never a traceback on 
 The admin API lives under ``/_mock/`` (see ``admin``).
 """
 
-import asyncio
 import logging
 import random
 from typing import Any, Callable
@@ -37,7 +36,7 @@ from aigw.mocks.generation import UnusableSchema, seed_of
 from aigw.mocks.state import DeploymentState, MockState
 from aigw.mocks.streaming import stream_events
 from aigw.protocol import errors
-from aigw.protocol.tokens import preload
+from aigw.protocol.lifespan import preload_tokenizers, serve_lifespan
 from aigw.protocol.ids import request_id
 from aigw.protocol.spec import check
 
@@ -77,7 +76,7 @@ class MockApp:
             else:
                 await self.handle(scope, receive, send)
         elif scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await serve_lifespan(receive, send, preload_tokenizers)
 
     async def handle(self, scope: dict, receive: Callable, send: Callable) -> None:
         rid = request_id()
@@ -295,17 +294,6 @@ def _injected_error(status: int, state: DeploymentState) -> Refusal:
 def _api_version(scope: dict) -> str:
     query = parse_qs(scope["query_string"].decode("latin-1"))
     return (query.get("api-version") or ["2024-10-21"])[0]
-
-
-async def _lifespan(receive: Callable, send: Callable) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await asyncio.get_running_loop().run_in_executor(None, preload)  # tokenizers ready before traffic
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 def create_app(config: MockConfig | None = None) -> MockApp:

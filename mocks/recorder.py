@@ -33,6 +33,7 @@ from aigw.mocks.cassette import (
 )
 from aigw.protocol import errors
 from aigw.protocol.sse import encode_error_event
+from aigw.protocol.lifespan import serve_lifespan
 
 log = logging.getLogger("aigw.mocks.recorder")
 
@@ -76,16 +77,12 @@ class Recorder:
             await self._lifespan(receive, send)
 
     async def _lifespan(self, receive: Callable, send: Callable) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                if self._session is not None:
-                    await self._session.close()
-                self.writer.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send, shutdown=self._close)
+
+    async def _close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        self.writer.close()
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:  # created lazily: it must belong to the server's event loop
