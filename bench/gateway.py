@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -65,6 +64,7 @@ from _gateway_systems import (  # noqa: E402
     ours,
     write_mock_config,
 )
+from _cli import run_main, write_report  # noqa: E402
 from _loadgen import Target, pin_prefix, run_load, wrk_available  # noqa: E402
 from _openloop import run_open_loop  # noqa: E402
 from _peer import PeerUnavailable  # noqa: E402
@@ -233,27 +233,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
             report["systems"][system.name] = result
             broken |= "error" in result and system.name.startswith("ours")
     render(console, report)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
-    console.print(f"report: {args.json}")
+    write_report(console, args.json, report)
     return 1 if broken else 0
-
-
-def _terminate(signum, frame):  # SIGTERM → the same clean-up path as Ctrl-C
-    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=140)
-    try:
-        return run(args, console)
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted: servers stopped, no report written[/]")
-        return 130
+    return run_main(lambda console: run(args, console), width=140)
 
 
 if __name__ == "__main__":

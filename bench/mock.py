@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench helpers beside this file
 
+from _cli import run_main, write_report  # noqa: E402
 from _loadgen import LoadResult, Target, pin_prefix, run_load, wrk_available  # noqa: E402
 from _peer import PeerUnavailable, aimock_argv, ensure_aimock, write_fixture  # noqa: E402
 from _probe import ProbeError, probe  # noqa: E402
@@ -322,27 +322,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
             report["scenarios"].append({"scenario": scenario.name, "ours": ours, "aimock": peer,
                                         **judge(scenario, ours, peer)})
     render(console, report)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
-    console.print(f"report: {args.json}")
+    write_report(console, args.json, report)
     return 1 if broken else 0
-
-
-def _terminate(signum, frame):  # SIGTERM → the same clean-up path as Ctrl-C
-    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=130)  # piped or logged: wide enough that the table keeps one line per row
-    try:
-        return run(args, console)
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted: servers stopped, no report written[/]")
-        return 130
+    return run_main(lambda console: run(args, console), width=130)
 
 
 if __name__ == "__main__":
