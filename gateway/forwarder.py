@@ -88,17 +88,9 @@ class Forwarder:
         if getattr(ctx.api, "kind", None) in PASSTHROUGH_KINDS:
             return await self._pass_through(ctx, config.id, url, headers, seconds)
         session = await self.session()
-        try:
-            upstream = await session.request(ctx.request.method, url, data=ctx.request.body or None, headers=headers,
-                                             timeout=_timeout(seconds), allow_redirects=False)
-        except asyncio.TimeoutError as exc:
-            raise UpstreamError("timeout", f"no answer from {config.id} within {seconds:g} s") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise UpstreamError("connection", f"cannot connect to {config.id}: {exc.os_error or exc}") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamError("connection", f"{config.id}: {type(exc).__name__}: {exc}") from exc
-        # raw_headers are bytes already: no decode/encode round trip per header on the hot path.
-        response_headers = [(k.lower(), v) for k, v in upstream.raw_headers if k.lower() not in _DROP_RESPONSE_RAW]
+        upstream = await _send(session.request(ctx.request.method, url, data=ctx.request.body or None, headers=headers,
+                                               timeout=_timeout(seconds), allow_redirects=False), config.id, seconds)
+        response_headers = _response_headers(upstream)
         content_type = upstream.headers.get("content-type", "")
         try:
             if content_type.startswith("text/event-stream") and upstream.status == 200:
@@ -125,17 +117,10 @@ class Forwarder:
         answers to a POST. The backend's timeout bounds the wait for headers and for a JSON body."""
         request = ctx.request
         session = await self.session()
-        try:
-            upstream = await asyncio.wait_for(
-                session.request(request.method, url, data=request.body or None, headers=headers,
-                                timeout=_connect_timeout(seconds), allow_redirects=False), seconds)
-        except asyncio.TimeoutError as exc:
-            raise UpstreamError("timeout", f"no answer from {backend_id} within {seconds:g} s") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise UpstreamError("connection", f"cannot connect to {backend_id}: {exc.os_error or exc}") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamError("connection", f"{backend_id}: {type(exc).__name__}: {exc}") from exc
-        response_headers = [(k.lower(), v) for k, v in upstream.raw_headers if k.lower() not in _DROP_RESPONSE_RAW]
+        upstream = await _send(asyncio.wait_for(
+            session.request(request.method, url, data=request.body or None, headers=headers,
+                            timeout=_connect_timeout(seconds), allow_redirects=False), seconds), backend_id, seconds)
+        response_headers = _response_headers(upstream)
         if upstream.headers.get("content-type", "").startswith("text/event-stream") and upstream.status == 200:
             idle = ctx.api.stream_idle_timeout
             if idle is None and request.method != "GET":
@@ -192,3 +177,20 @@ async def _relay(upstream: aiohttp.ClientResponse, first: bytes) -> AsyncIterato
             yield chunk
     finally:
         upstream.release()
+
+
+async def _send(pending, backend_id: str, seconds: float) -> aiohttp.ClientResponse:
+    """Await the upstream's response headers, turning transport failures into UpstreamError reasons."""
+    try:
+        return await pending
+    except asyncio.TimeoutError as exc:
+        raise UpstreamError("timeout", f"no answer from {backend_id} within {seconds:g} s") from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise UpstreamError("connection", f"cannot connect to {backend_id}: {exc.os_error or exc}") from exc
+    except aiohttp.ClientError as exc:
+        raise UpstreamError("connection", f"{backend_id}: {type(exc).__name__}: {exc}") from exc
+
+
+def _response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
+    # raw_headers are bytes already: no decode/encode round trip per header on the hot path.
+    return [(k.lower(), v) for k, v in upstream.raw_headers if k.lower() not in _DROP_RESPONSE_RAW]
