@@ -99,15 +99,15 @@ class OperationResult:
 
 # -- mapping positive data onto the target's deployments -------------------------------------------------
 
-def _integers_as_integers(value: Any) -> Any:
+def integers_as_integers(value: Any) -> Any:
     # JSON Schema counts 104.0 as an integer; the real API rejects a decimal where it wants an integer,
     # a rule no schema can state. Positive data is sent with integral numbers written as integers.
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {key: _integers_as_integers(item) for key, item in value.items()}
+        return {key: integers_as_integers(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_integers_as_integers(item) for item in value]
+        return [integers_as_integers(item) for item in value]
     return value
 
 
@@ -123,7 +123,7 @@ def case_mapper(target: Target):
         body = case.body if isinstance(case.body, dict) else None
         body_positive = body is not None and positive(case, ParameterLocation.BODY)
         if body_positive:
-            case.body = body = _integers_as_integers(body)
+            case.body = body = integers_as_integers(body)
             dimensions = body.get("dimensions")
             if kind == "embeddings" and isinstance(dimensions, int) and dimensions > target.capabilities.embedding_max_dimensions:
                 body["dimensions"] = target.capabilities.embedding_max_dimensions

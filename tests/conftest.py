@@ -66,3 +66,16 @@ def fresh_mock() -> Iterator[tuple[str, MockApp]]:
     """A mock of its own for tests that change state (faults, clock, counters)."""
     with running_mock() as started:
         yield started
+
+
+def stop_process(process) -> None:
+    """Stop a server subprocess as Ctrl-C would, killing it if it has not exited within 10 s."""
+    import os
+    import signal
+    import subprocess
+
+    process.send_signal(signal.SIGINT if os.name != "nt" else signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -28,6 +28,8 @@ from schemathesis.engine import Status, events, from_schema
 from schemathesis.generation.case import Case
 from schemathesis.hooks import HookContext
 
+from aigw.contract_tests.schema_engine import integers_as_integers  # one rule for both schemathesis runs
+
 SEED = 20241021
 API_VERSION = "2024-10-21"
 
@@ -58,19 +60,6 @@ def _is_positive(case: Case, location: ParameterLocation) -> bool:
     return case.meta is None or not case.meta.is_negative_at(location)
 
 
-def _integers_as_integers(value: Any) -> Any:
-    # JSON Schema counts 104.0 as an integer and Schemathesis generates it so; the real API (and the mock,
-    # see aigw.protocol.spec.integer_properties) rejects a decimal where it wants an integer, a rule no schema
-    # can state. Positive data is therefore sent with integral numbers written as integers.
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _integers_as_integers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_integers_as_integers(item) for item in value]
-    return value
-
-
 def _embedding_model_for(body: dict[str, Any], generated: Any) -> str:
     # `dimensions` is accepted by text-embedding-3-* only, up to the model's size (Azure and OpenAI
     # answer 400 otherwise, a per-model rule the contract cannot state): route such a body there.
@@ -86,7 +75,7 @@ def route_to_served(context: HookContext | None, case: Case) -> Case:
     body = case.body if isinstance(case.body, dict) else None
     body_positive = body is not None and _is_positive(case, ParameterLocation.BODY)
     if body_positive:
-        case.body = body = _integers_as_integers(body)
+        case.body = body = integers_as_integers(body)
     if case.path_parameters and _is_positive(case, ParameterLocation.PATH):
         for name in ("deployment-id", "model"):
             generated = case.path_parameters.get(name)

@@ -1,8 +1,6 @@
 """Azure AI Content Safety over HTTP: text:analyze, text:shieldPrompt and the blocklist API, with the service's
 own error bodies for every kind of bad input (checked against specs/schemas/contentsafety-*.json)."""
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,7 +10,7 @@ import requests
 
 from aigw.mocks.selftest import _free_port
 from aigw.protocol.spec import check
-from conftest import mock_config, running_mock
+from conftest import mock_config, running_mock, stop_process
 
 V = "?api-version=2024-09-01"
 ANALYZE = "/contentsafety/text:analyze" + V
@@ -242,8 +240,4 @@ def test_the_cli_process_serves_content_safety(tmp_path):
         assert severities(response.json())["Hate"] == 5
         assert response.json()["blocklistsMatch"][0]["blocklistItemText"] == "wombat"
     finally:
-        process.send_signal(signal.SIGINT if os.name != "nt" else signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)

@@ -1,8 +1,6 @@
 """The real ``aigw mock`` process, configured from a YAML file, serves A2A agents to the official client."""
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -11,6 +9,7 @@ import httpx
 import pytest
 
 from aigw.mocks.selftest import _free_port
+from conftest import stop_process
 
 pytest.importorskip("a2a.client", reason="a2a-sdk is a test extra: pip install 'aigw-suite[test]'")
 from a2a.client import ClientConfig, create_client  # noqa: E402
@@ -61,8 +60,4 @@ def test_a2a_agent_from_a_config_file_in_a_real_process(tmp_path):
         assert events[0].task.status.state == pb.TaskState.TASK_STATE_SUBMITTED
         assert events[-1].status_update.status.state == pb.TaskState.TASK_STATE_COMPLETED
     finally:
-        process.send_signal(signal.SIGINT if os.name != "nt" else signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
