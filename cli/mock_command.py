@@ -164,9 +164,15 @@ def run(args: argparse.Namespace) -> int:
             return 2
         for warning in getattr(app, "warnings", []):
             print(f"aigw mock: warning: {warning}", file=sys.stderr)
-    print(_banner(args, config, app), file=sys.stderr)
-    serve(args.host, args.port, args.config, args.seed, args.latency, args.workers, args.log_level, args.access_log,
-          cassette=cassette, app=app if args.workers == 1 else None)
+    from aigw.protocol.serving import PortInUse
+
+    try:
+        serve(args.host, args.port, args.config, args.seed, args.latency, args.workers, args.log_level, args.access_log,
+              cassette=cassette, app=app if args.workers == 1 else None,
+              announce=lambda: print(_banner(args, config, app), file=sys.stderr))
+    except PortInUse as exc:
+        print(f"aigw mock: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -4,53 +4,14 @@ The first thing a new user runs: proves the install works end to end over real H
 and shows what the mock answers, in a few seconds.
 """
 
-import random
-import socket
-import threading
-import time
-
 import orjson
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 
 from aigw.mocks.app import MockApp
 from aigw.mocks.config import MockConfig
+from aigw.protocol.serving import start_in_thread
 from aigw.protocol.sse import decode_all
-
-
-def _free_port() -> int:
-    """A free TCP port below Linux's ephemeral range (32768+).
-
-    Ports handed out by the kernel (port 0, and the source port of every outgoing connection) come
-    from that range, so a port chosen here cannot be taken by one of them between this check and the
-    server binding it — which matters when the server starts in another process.
-    """
-    for _ in range(500):
-        port = random.randrange(20000, 32768)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free TCP port found in 20000-32767")
-
-
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # runs in a thread
-        pass
-
-
-def start_in_thread(app, port: int) -> _Server:
-    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on"))
-    threading.Thread(target=server.run, daemon=True).start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the mock did not start within 10 s")
-        time.sleep(0.02)
-    return server
 
 
 def _checks(config: MockConfig) -> list[tuple[str, str, dict, callable]]:
@@ -78,8 +39,8 @@ def run_selftest(config: MockConfig) -> int:
 
     console = Console(stderr=True)
     config = MockConfig.model_validate({**config.model_dump(), "latency": "off"})
-    port = _free_port()
-    server = start_in_thread(MockApp(config), port)
+    server = start_in_thread(MockApp(config))
+    port = server.config.port
     table = Table(title=f"aigw mock self-test on http://127.0.0.1:{port}")
     table.add_column("check")
     table.add_column("result")

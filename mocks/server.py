@@ -1,10 +1,12 @@
 """Run the mock under uvicorn, in this process or in several worker processes.
 
 Worker processes cannot receive a Python object, so the chosen config travels in environment
-variables and each worker rebuilds the app with ``app_from_env`` (a uvicorn factory).
+variables and each worker rebuilds the app with ``app_from_env`` (a uvicorn factory). A port that is
+taken raises ``aigw.protocol.serving.PortInUse`` before anything is served.
 """
 
 import os
+from typing import Callable
 
 import uvicorn
 
@@ -12,6 +14,7 @@ from aigw.mocks.app import MockApp
 from aigw.mocks.cassette import CassetteOptions
 from aigw.mocks.config import MockConfig, load_config
 from aigw.protocol.process import prepare_process
+from aigw.protocol.serving import check_port_free, listening_socket, uvicorn_config, uvicorn_settings
 
 ENV_CONFIG = "AIGW_MOCK_CONFIG"
 ENV_SEED = "AIGW_MOCK_SEED"
@@ -62,18 +65,23 @@ def app_from_env():
 
 def serve(host: str, port: int, config_path: str | None, seed: int | None, latency: str | None,
           workers: int = 1, log_level: str = "warning", access_log: bool = False,
-          cassette: CassetteOptions | None = None, app=None) -> None:
-    """Serve ``app`` if given (built by ``build_app``), else the app the arguments describe."""
+          cassette: CassetteOptions | None = None, app=None, announce: Callable[[], None] = lambda: None) -> None:
+    """Serve ``app`` if given (built by ``build_app``), else the app the arguments describe; ``announce`` runs
+    once the port is known to be ours."""
     config = resolve_config(config_path, seed, latency)  # fail fast, before forking workers
-    options = dict(host=host, port=port, log_level=log_level, access_log=access_log, loop="uvloop",
-                   http="httptools", lifespan="on", timeout_keep_alive=30)
     if workers > 1:
+        check_port_free(host, port)  # the workers bind it themselves
+        announce()
         os.environ[ENV_CONFIG] = os.path.abspath(config_path) if config_path else ""
         os.environ[ENV_SEED] = "" if seed is None else str(seed)
         os.environ[ENV_LATENCY] = latency or ""
         os.environ[ENV_CASSETTE] = cassette.to_json() if cassette is not None else ""
-        uvicorn.run("aigw.mocks.server:app_from_env", factory=True, workers=workers, **options)
+        uvicorn.run("aigw.mocks.server:app_from_env", **uvicorn_settings(host, port, log_level=log_level, access_log=access_log,
+                                                                          factory=True, workers=workers))
     else:
+        sock = listening_socket(host, port)
+        announce()
         app = app or build_app(config, cassette)
         prepare_process()
-        uvicorn.run(app, **options)
+        uvicorn.Server(uvicorn_config(app, host, port, log_level=log_level, access_log=access_log)).run(sockets=[sock])
+

@@ -8,7 +8,7 @@ import pytest
 
 from aigw.mocks.app import MockApp
 from aigw.mocks.config import MockConfig, default_config
-from aigw.mocks.selftest import _free_port, start_in_thread
+from aigw.protocol.serving import free_port, start_in_thread
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -42,7 +42,7 @@ def mock_config(**overrides: Any) -> MockConfig:
 @contextlib.contextmanager
 def running_app(app: Any) -> Iterator[tuple[str, Any]]:
     """Any ASGI app under a real uvicorn on a free port, in a thread; yields (base URL, app)."""
-    port = _free_port()
+    port = free_port()
     server = start_in_thread(app, port)
     try:
         yield f"http://127.0.0.1:{port}", app

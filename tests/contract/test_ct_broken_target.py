@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from aigw.mocks.app import MockApp
-from aigw.mocks.selftest import _free_port, start_in_thread
+from aigw.protocol.serving import free_port, start_in_thread
 from conftest import mock_config
 
 pytestmark = pytest.mark.slow
@@ -82,7 +82,7 @@ class WrongUsageSum:
 
 
 def _check_broken(wrapper, tmp_path, groups: str) -> tuple[int, dict]:
-    port = _free_port()
+    port = free_port()
     server = start_in_thread(wrapper(MockApp(mock_config())), port)
     try:
         result = subprocess.run([sys.executable, "-m", "aigw.cli.main", "check", "--target", f"http://127.0.0.1:{port}",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aigw.mocks.selftest import _free_port
+from aigw.protocol.serving import free_port
 from conftest import running_mock
 
 pytestmark = pytest.mark.slow
@@ -62,7 +62,7 @@ def test_summary_table_and_progress_go_to_the_terminal(embedded_run) -> None:
 
 
 def test_unreachable_target_exits_2_before_running(tmp_path) -> None:
-    result = aigw_check("--target", f"http://127.0.0.1:{_free_port()}", "--report-dir", str(tmp_path), timeout=60)
+    result = aigw_check("--target", f"http://127.0.0.1:{free_port()}", "--report-dir", str(tmp_path), timeout=60)
     assert result.returncode == 2
     assert "unreachable" in result.stderr
     assert not (tmp_path / "scorecard.json").exists()

@@ -13,7 +13,7 @@ import openai
 
 from aigw.gateway.app import GatewayApp
 from aigw.gateway.config import GatewayConfig
-from aigw.mocks.selftest import _free_port, start_in_thread
+from aigw.protocol.serving import free_port, start_in_thread
 
 KEY = "proxy-tenant-key-01"
 API_VERSION = "2024-10-21"
@@ -26,7 +26,7 @@ HELLO = {"messages": [{"role": "user", "content": "Say hello to the gateway."}],
 def running_gateway(config: GatewayConfig) -> Iterator[tuple[str, GatewayApp, Any]]:
     """The gateway on a free port in a thread: ``(base_url, app, uvicorn server)``."""
     app = GatewayApp(config)
-    port = _free_port()
+    port = free_port()
     server = start_in_thread(app, port)
     try:
         yield f"http://127.0.0.1:{port}", app, server
@@ -105,7 +105,7 @@ def reset(*mock_urls: str) -> None:
 
 def closed_port_url() -> str:
     """A URL nothing listens on: the port was free a moment ago and is not bound now."""
-    return f"http://127.0.0.1:{_free_port()}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def sse_events(raw: bytes) -> list[tuple[str, bytes]]:

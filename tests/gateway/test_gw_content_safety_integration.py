@@ -12,7 +12,7 @@ from aigw.gateway.app import GatewayApp
 from aigw.gateway.config import GatewayConfig
 from aigw.mocks.app import MockApp
 from aigw.mocks.config import MockConfig, default_config
-from aigw.mocks.selftest import _free_port, start_in_thread
+from aigw.protocol.serving import free_port, start_in_thread
 
 KEY = "tenant-key-0001"
 BACKEND_KEY = "backend-key-1"
@@ -24,7 +24,7 @@ SAFETY = {"backend-id": "content-safety", "shield-prompt": True, "blocklists": [
 
 @contextlib.contextmanager
 def running_gateway(config: GatewayConfig):
-    port = _free_port()
+    port = free_port()
     server = start_in_thread(GatewayApp(config), port)
     try:
         yield f"http://127.0.0.1:{port}"
@@ -58,7 +58,7 @@ def mock():
         content_safety={"blocklists": {"banned-terms": {"items": ["frobnicate"]},
                                        "everything": {"items": [{"text": r"\w+", "is_regex": True}]}}},
     )
-    port = _free_port()
+    port = free_port()
     server = start_in_thread(MockApp(MockConfig.model_validate(data)), port)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
@@ -165,7 +165,7 @@ def test_outcomes_are_counted_in_metrics(gateway):
 
 @pytest.mark.parametrize("fail_open", [False, True])
 def test_an_unreachable_service_fails_closed_unless_fail_open(mock, fail_open):
-    dead = f"http://127.0.0.1:{_free_port()}/contentsafety"
+    dead = f"http://127.0.0.1:{free_port()}/contentsafety"
     with running_gateway(gateway_config(mock, {**SAFETY, "fail-open": fail_open}, safety_url=dead)) as base:
         status, body = chat(base, user("What is the capital of France?"))
     if fail_open:

@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aigw.gateway.app import GatewayApp
 from aigw.gateway.config import GatewayConfig
-from aigw.mocks.selftest import _free_port
+from aigw.protocol.serving import free_port
 from aigw.protocol import tokens
 from conftest import running_app
 
@@ -109,7 +109,7 @@ def test_request_counts_and_latency_by_api_operation_status_backend(gateway):
 
 
 def test_breaker_gauge_follows_a_backend_that_trips_and_recovers(mock_server):
-    dead = f"http://127.0.0.1:{_free_port()}/openai"  # nothing listens: connection refused
+    dead = f"http://127.0.0.1:{free_port()}/openai"  # nothing listens: connection refused
     config = GatewayConfig.model_validate({
         "backends": [
             {"id": "dead", "url": dead, "circuitBreaker": {"rules": [{

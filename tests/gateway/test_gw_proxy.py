@@ -18,7 +18,7 @@ import pytest
 from conftest import mock_config, running_mock
 from gw_proxy_support import (CHAT_PATH, HELLO, KEY, backend, config, post, requests_served, running_gateway, sdk,
                               sse_events)
-from aigw.mocks.selftest import _free_port
+from aigw.protocol.serving import free_port, free_port_run
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name three rivers in Europe."}]
 VENV_BIN = Path(sys.executable).parent
@@ -166,35 +166,8 @@ def _wait_healthy(base: str, process: subprocess.Popen, seconds: float = 30.0) -
     pytest.fail(f"aigw up did not answer its health probe within {seconds:.0f} s")
 
 
-def _free_port_run(length: int) -> int:
-    """A base port whose next ``length - 1`` ports are free too (`aigw up` takes PORT..PORT+3).
-
-    Drawn below Linux's ephemeral range (32768+): ports the kernel hands out — to other servers on
-    port 0 and to every outgoing connection — can then never take one of ours between this check
-    and `aigw up` binding them.
-    """
-    import random
-    import socket
-
-    for _ in range(200):
-        base = random.randrange(20000, 32000 - length)
-        sockets = []
-        try:
-            for offset in range(length):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError(f"no run of {length} free ports found")
-
-
 def test_aigw_up_as_a_real_process():
-    port = _free_port_run(4)
+    port = free_port_run(4)  # `aigw up` takes PORT..PORT+3
     env = {**os.environ, "AIGW_OPS_KEY": "ops-key-for-this-test"}
     for name in ("AIGW_MOCK_EASTUS", "AIGW_MOCK_SWEDENCENTRAL", "AIGW_MOCK_WESTUS"):
         env.pop(name, None)  # let `aigw up` place its own mocks beside the gateway
@@ -238,8 +211,8 @@ def test_the_backend_gets_its_own_key_never_the_subscription_key():
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": b"{}"})
 
-    port = _free_port()
-    from aigw.mocks.selftest import start_in_thread
+    port = free_port()
+    from aigw.protocol.serving import start_in_thread
 
     upstream = start_in_thread(capture, port)
     try:

@@ -16,7 +16,7 @@ from conftest import running_mock
 from aigw.gateway.app import GatewayApp
 from aigw.gateway.config import GatewayConfig
 from aigw.gateway.services import Services
-from aigw.mocks.selftest import _free_port, start_in_thread
+from aigw.protocol.serving import free_port, start_in_thread
 from aigw.protocol.spec import check
 from aigw.protocol.sse import SSEDecoder
 
@@ -44,7 +44,7 @@ def gateway_config(mock: str) -> GatewayConfig:
             {"id": "aoai", "url": f"{mock}/openai"},
             # APIM's way: the backend URL is the embeddings deployment's endpoint itself
             {"id": "embeddings", "url": f"{mock}/openai/deployments/text-embedding-3-small/embeddings", "timeout": 5},
-            {"id": "embeddings-down", "url": f"http://127.0.0.1:{_free_port()}/openai", "timeout": 2},
+            {"id": "embeddings-down", "url": f"http://127.0.0.1:{free_port()}/openai", "timeout": 2},
         ],
         "apis": [
             {"id": "aoai", "path": "/openai", "backend": "aoai", "policies": cache},
@@ -71,7 +71,7 @@ def gateway(mock_backend):
     config = gateway_config(url)
     services = Services.create(config)
     clock = services.clock = Clock()
-    port = _free_port()
+    port = free_port()
     server = start_in_thread(GatewayApp(config, services), port)
     try:
         yield f"http://127.0.0.1:{port}", clock, app

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from aigw.mocks.selftest import _free_port
+from aigw.protocol.serving import free_port
 from aigw.protocol.spec import check
 from conftest import mock_config, running_mock, stop_process
 
@@ -223,7 +223,7 @@ def test_the_cli_process_serves_content_safety(tmp_path):
     config = tmp_path / "mock.yaml"
     config.write_text("deployments:\n  - {name: gpt-4o, model: gpt-4o}\ncontent_safety:\n"
                       "  lexicon: {categories: {Hate: {grumpy: 5}}}\n  blocklists: {words: {items: [wombat]}}\n")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "aigw.cli.main", "mock", "--port", str(port), "--config", str(config),
                                 "--latency", "off"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -17,7 +17,7 @@ import requests
 
 from conftest import ADMIN, mock_config, running_mock
 from aigw.mocks.cassette import CassetteOptions, load
-from aigw.mocks.selftest import _free_port, start_in_thread
+from aigw.protocol.serving import free_port, start_in_thread
 from aigw.mocks.server import build_app
 from aigw.protocol.sse import decode_all
 
@@ -31,7 +31,7 @@ EMBED = {"model": "text-embedding-3-small", "input": ["alpha", "beta"]}
 
 @contextlib.contextmanager
 def serving(app) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     server = start_in_thread(app, port)
     try:
         yield f"http://127.0.0.1:{port}"

@@ -14,7 +14,7 @@ import requests
 
 from conftest import running_mock
 from aigw.mocks.cassette import load
-from aigw.mocks.selftest import _free_port
+from aigw.protocol.serving import free_port
 
 AZURE_CHAT = "/openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21"
 HELLO = {"messages": [{"role": "user", "content": "Hello from a process"}], "max_tokens": 10}
@@ -29,7 +29,7 @@ def aigw(*args: str, **kwargs) -> subprocess.CompletedProcess:
 @contextlib.contextmanager
 def aigw_mock(*args: str) -> Iterator[tuple[str, subprocess.Popen]]:
     """``aigw mock ARGS --port P`` as a process; yields once it accepts connections."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "aigw.cli.main", "mock", "--port", str(port), *args],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from aigw.mocks.selftest import _free_port
+from aigw.protocol.serving import free_port
 from conftest import stop_process
 
 pytest.importorskip("a2a.client", reason="a2a-sdk is a test extra: pip install 'aigw-suite[test]'")
@@ -32,7 +32,7 @@ a2a:
 def test_a2a_agent_from_a_config_file_in_a_real_process(tmp_path):
     config = tmp_path / "mock.yaml"
     config.write_text(CONFIG)
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "aigw.cli.main", "mock", "--port", str(port), "--config",
                                 str(config), "--latency", "off", "--seed", "3"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

