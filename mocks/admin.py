@@ -6,7 +6,7 @@ gateway under test that forwards client headers can never reach it by accident.
     GET    /_mock/health                       liveness, no token needed
     GET    /_mock/config                       the configuration in force
     GET    /_mock/counters                     requests, tokens, 429s, errors, faults per deployment
-    GET    /_mock/limits                       the rate-limit windows per deployment
+    GET    /_mock/limits                       the rate-limit windows and model limits per deployment
     POST   /_mock/reset                        counters, windows, faults and clock back to the config, and
                                                the mounted services' state (MCP sessions, A2A tasks, blocklists)
     GET    /_mock/faults                       faults per deployment
@@ -83,6 +83,11 @@ def invalid_faults(exc: ValidationError) -> AdminError:
     return AdminError(400, f"invalid faults: {problems}")
 
 
+def _model_limits(deployment) -> dict[str, int | None]:
+    return {"context_window": deployment.context_window, "max_completion_tokens": deployment.max_completion_tokens,
+            "max_input_tokens": deployment.max_input_tokens}
+
+
 def build(state: MockState) -> Starlette:
     guarded = guard(state.config.admin_token)
 
@@ -103,7 +108,8 @@ def build(state: MockState) -> Starlette:
 
     async def limits(request: Request) -> Response:
         now = state.clock.monotonic()
-        return json_response({"deployments": {n: s.limiter.snapshot(now) for n, s in state.deployments.items()}})
+        return json_response({"deployments": {n: {**s.limiter.snapshot(now), **_model_limits(s.deployment)}
+                                              for n, s in state.deployments.items()}})
 
     async def reset(request: Request) -> Response:
         state.reset()

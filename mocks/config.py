@@ -15,6 +15,7 @@ from aigw.mocks.config_base import Strict, require_unique
 from aigw.mocks.content_classifier import ContentSafetyConfig
 from aigw.mocks.a2a.config import A2AConfig
 from aigw.mocks.mcp.config import McpConfig
+from aigw.mocks.model_limits import default_limits
 from aigw.protocol.yamlconfig import load_model, parse_model
 
 Operation = Literal["chat", "completions", "embeddings"]
@@ -101,6 +102,10 @@ class Deployment(Strict):
     operations: list[Operation] | None = None
     tpm: int = Field(120_000, gt=0, description="tokens per minute")
     rpm: int | None = Field(None, gt=0, description="requests per minute; Azure's default is 6 per 1000 TPM")
+    # The model's limits per request (aigw.mocks.model_limits); unset: the public model table's values.
+    context_window: int | None = Field(None, gt=0, description="prompt + completion tokens per choice")
+    max_completion_tokens: int | None = Field(None, gt=0, description="the most completion tokens one answer may have")
+    max_input_tokens: int | None = Field(None, gt=0, description="embeddings: the most tokens of one input")
     region: str | None = None
     latency: str | None = Field(None, description="a profile name; falls back to the top-level latency")
     faults: Faults = Field(default_factory=Faults)
@@ -111,6 +116,10 @@ class Deployment(Strict):
             self.operations = default_operations(self.model)
         if self.rpm is None:
             self.rpm = max(6, self.tpm * 6 // 1000)
+        defaults = default_limits(self.model, self.model_version)
+        for name in ("context_window", "max_completion_tokens", "max_input_tokens"):
+            if getattr(self, name) is None:
+                setattr(self, name, getattr(defaults, name))
         return self
 
     @property

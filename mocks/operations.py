@@ -12,7 +12,7 @@ import zlib
 
 import orjson
 
-from aigw.mocks import content_filter, embedder, generation, render, schema_data
+from aigw.mocks import content_filter, embedder, generation, model_limits, render, schema_data
 from aigw.mocks.config import Deployment
 from aigw.protocol import errors, ids
 from aigw.protocol.tokens import (
@@ -154,8 +154,9 @@ def request_problem(operation: str, body: dict[str, Any], deployment: Deployment
     """What the real API would refuse in a schema-valid body, as a 400 body; None when fine.
 
     Checked before admission so a refused request is never charged: token ids must exist in the
-    model's vocabulary, ``dimensions`` must suit the model. (Client-supplied schemas are checked by
-    planning the answer, see ``generation.UnusableSchema``.)
+    model's vocabulary, ``dimensions`` must suit the model, and the request must fit the model's limits
+    (``model_limits``). (Client-supplied schemas are checked by planning the answer, see
+    ``generation.UnusableSchema``.)
     """
     if operation == "chat":
         for i, tool in enumerate(body.get("tools") or []):
@@ -164,14 +165,16 @@ def request_problem(operation: str, body: dict[str, Any], deployment: Deployment
             if fault:
                 return errors.invalid_request(f"Invalid schema for function '{function.get('name')}': {fault}",
                                               param=f"tools[{i}].function.parameters", code="invalid_function_parameters")
-        return None
+        return model_limits.request_problem(operation, body, deployment)
     field = "prompt" if operation == "completions" else "input"
     vocabulary = encoding_for_model(deployment.model).n_vocab
     if any(t >= vocabulary for t in _token_ids(body.get(field))):
         return errors.invalid_request(f"Invalid token id in '{field}': ids must be below {vocabulary} for {deployment.model}.", param=field)
     if operation == "embeddings":
-        return _dimensions_problem(body.get("dimensions"), deployment)
-    return None
+        problem = _dimensions_problem(body.get("dimensions"), deployment)
+        if problem:
+            return problem
+    return model_limits.request_problem(operation, body, deployment)
 
 
 def _token_ids(value: Any) -> list[int]:

@@ -4,7 +4,26 @@ Azure admits a request against an *estimate* (prompt tokens + max_tokens) taken 
 clients see 429s while their real usage is still under the limit. Tokens-per-minute are counted in
 60 s windows; requests-per-minute are enforced in 10 s windows of RPM/6 requests each (facts file §1).
 Both windows are fixed and aligned to the virtual clock so Retry-After is exact and honest: a retry
-after it is admitted (unless the request alone exceeds the whole limit).
+after it is admitted.
+
+**A request whose estimate exceeds the whole TPM limit is refused at once and charged nothing**, with
+``retry-after: 86400``. It could never fit any window, so admitting it (even alone, into an empty
+window) would be wrong, and charging it would throttle every other client for a minute. That is what the
+real services do, as far as public evidence shows:
+
+- Microsoft Q&A 2263211 (2025, a gpt-4.1 deployment at 30,000 TPM): the 429 "suggests a request of 42,638
+  tokens exceeded the actual enforced limit of 30,000 TPM" — one request above the limit is a 429;
+- users of small-TPM deployments quote Azure's 429 "... Please retry after 86400 seconds" for such
+  requests, and it goes away when the deployment's TPM is raised or the request split (GitHub
+  vanderschaarlab/climb#1 at 30k TPM; an embeddings batch fixed by splitting it);
+- OpenAI itself answers ``429 Request too large for gpt-4o ... on tokens per min (TPM): Limit 30000,
+  Requested 30601. The input or output tokens must be reduced in order to run successfully.``
+  (TheR1D/shell_gpt#653, vanderschaarlab/climb#1).
+
+The day-long Retry-After is the service's way of saying "not within any window"; a client (or a
+gateway's circuit breaker) must not read it as "this backend is busy for a day" (see
+``aigw.gateway.backends``). Requests the model itself cannot serve (above its context window or
+completion cap) never get here: they are 400s (``model_limits``), also uncharged.
 """
 
 import math
@@ -12,6 +31,7 @@ from dataclasses import dataclass
 
 TOKEN_WINDOW_S = 60.0
 REQUEST_WINDOW_S = 10.0
+NEVER_FITS_RETRY_AFTER_S = 86_400.0  # Azure's answer to a request larger than the whole TPM (module docstring)
 
 
 @dataclass
@@ -60,12 +80,12 @@ class DeploymentLimiter:
         """Check and charge in one step (the mock is single-threaded per worker: no race)."""
         self.tokens.roll(now)
         self.requests.roll(now)
+        if estimate > self.tokens.limit:  # it can never fit: refused, nothing charged (module docstring)
+            return Decision(False, self.requests.remaining(), self.tokens.remaining(), NEVER_FITS_RETRY_AFTER_S, "token")
         if self.requests.used + 1 > self.requests.limit:
             return Decision(False, 0, self.tokens.remaining(), self.requests.wait(now), "call")
-        if self.tokens.used + estimate > self.tokens.limit and self.tokens.used > 0:
+        if self.tokens.used + estimate > self.tokens.limit:
             return Decision(False, self.requests.remaining(), self.tokens.remaining(), self.tokens.wait(now), "token")
-        # A first request larger than the whole limit is admitted alone, as Azure does not reject
-        # a single oversized request outright; the window is then exhausted.
         self.requests.used += 1
         self.tokens.used += estimate
         return Decision(True, self.requests.remaining(), self.tokens.remaining())

@@ -289,35 +289,35 @@ def count_chat_prompt(
     return total
 
 
-def _count_inputs(value: Any, model: str, what: str) -> int:
-    """Shared by completions ``prompt`` and embeddings ``input``: the four shapes the API accepts.
-
-    A string, an array of strings, an array of token ids, or an array of token-id arrays. Token ids are
-    already tokens, so they count one each without decoding (and without loading any encoding).
+def _count_each_input(value: Any, model: str, what: str) -> list[int]:
+    """Shared by completions ``prompt`` and embeddings ``input``: the tokens of each item, in the four shapes
+    the API accepts — a string, an array of strings, an array of token ids (one item), or an array of
+    token-id arrays. Token ids are already tokens, so they count one each without decoding (and without
+    loading any encoding).
     """
     if isinstance(value, str):
-        return count_text(value, model)
+        return [count_text(value, model)]
     if not isinstance(value, list):
         raise TokenCountError(f"{what} must be a string or an array, got {type(value).__name__}")
     if not value:
-        return 0
+        return []
     first = value[0]
     if isinstance(first, str):
         if not all(isinstance(item, str) for item in value):
             raise TokenCountError(f"{what} mixes strings with other values")
         encode = encoding_for_model(model).encode_ordinary
-        return sum(len(encode(item)) for item in value)
+        return [len(encode(item)) for item in value]
     if _is_token_id(first):
         if not all(_is_token_id(item) for item in value):
             raise TokenCountError(f"{what} token array must hold only non-negative integers")
-        return len(value)
+        return [len(value)]
     if isinstance(first, list):
-        total = 0
+        counts = []
         for item in value:
             if not isinstance(item, list) or not all(_is_token_id(token) for token in item):
                 raise TokenCountError(f"{what} must be an array of token arrays (non-negative integers)")
-            total += len(item)
-        return total
+            counts.append(len(item))
+        return counts
     raise TokenCountError(f"{what} array items must be strings, integers or integer arrays, got {type(first).__name__}")
 
 
@@ -327,12 +327,22 @@ def _is_token_id(value: Any) -> bool:
 
 def count_prompt(prompt: str | list[Any], model: str) -> int:
     """Prompt tokens of a legacy completions request (``prompt`` in any accepted shape, summed)."""
-    return _count_inputs(prompt, model, "prompt")
+    return sum(_count_each_input(prompt, model, "prompt"))
+
+
+def count_prompts(prompt: str | list[Any], model: str) -> list[int]:
+    """The tokens of each prompt of a legacy completions request (each is answered within the context window)."""
+    return _count_each_input(prompt, model, "prompt")
 
 
 def count_embedding_input(input: str | list[Any], model: str) -> int:  # noqa: A002 - the API's field name
     """Prompt tokens of an embeddings request (``input`` in any accepted shape, summed)."""
-    return _count_inputs(input, model, "input")
+    return sum(_count_each_input(input, model, "input"))
+
+
+def count_embedding_inputs(input: str | list[Any], model: str) -> list[int]:  # noqa: A002 - the API's field name
+    """The tokens of each input of an embeddings request (each is limited on its own)."""
+    return _count_each_input(input, model, "input")
 
 
 def estimate_tokens_from_chars(text: str) -> int:

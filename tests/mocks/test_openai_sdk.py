@@ -241,7 +241,7 @@ def test_sdk_retries_a_real_429_after_retry_after_ms(kind):
     config = mock_config(deployments=[{"name": "tiny", "model": "gpt-4o", "tpm": 100, "rpm": 600}])
     with running_mock(config) as (url, app):
         park_clock_before_window_end(url, app, 0.7)
-        filler = {"messages": HELLO, "max_tokens": 200}  # an estimate beyond the whole limit: admitted alone
+        filler = {"messages": HELLO, "max_tokens": 90}  # estimate 95 of the 100 tokens: the SDK's request no longer fits
         assert requests.post(url + f"/openai/deployments/tiny/chat/completions?api-version={API_VERSION}", json=filler).status_code == 200
         wire = Wire()
         with make_client(kind, url, wire, max_retries=2) as sdk:
@@ -262,9 +262,9 @@ def test_429_without_retries_is_rate_limit_error(kind):
     config = mock_config(deployments=[{"name": "tiny", "model": "gpt-4o", "tpm": 100, "rpm": 600}])
     with running_mock(config) as (url, _), make_client(kind, url) as sdk:
         model = "tiny" if kind == "azure" else "gpt-4o"
-        sdk.chat.completions.create(model=model, messages=HELLO, max_tokens=200)
+        sdk.chat.completions.create(model=model, messages=HELLO, max_tokens=60)  # estimate 65 of 100
         with pytest.raises(openai.RateLimitError) as raised:
-            sdk.chat.completions.create(model=model, messages=HELLO, max_tokens=200)
+            sdk.chat.completions.create(model=model, messages=HELLO, max_tokens=60)
         error = raised.value
         assert error.status_code == 429 and error.code == "429" and "exceeded token rate limit" in error.message
         assert int(error.response.headers["retry-after-ms"]) > 0 and error.request_id
