@@ -3,7 +3,8 @@
 Raw ASGI on the hot path (the facts file measured Starlette's request objects as a large share of a
 proxied request's cost). Gateway endpoints: ``/status-0123456789abcdef`` (APIM's health probe) and
 ``/metrics`` (Prometheus). Every response carries ``apim-request-id``. Shutdown drains in-flight
-requests, streams included, before closing upstream connections.
+requests, streams included, before closing upstream connections. With ``admin.token`` configured,
+``/_aigw/reset`` is the admin API (``aigw.gateway.admin``).
 """
 
 import asyncio
@@ -14,6 +15,7 @@ from typing import Any, Callable
 import orjson
 
 from aigw.gateway import passthrough, pipeline
+from aigw.gateway.admin import AdminApi
 from aigw.gateway.config import GatewayConfig
 from aigw.gateway.context import Context, Request, Response, Usage
 from aigw.gateway.errors import GatewayError
@@ -43,6 +45,7 @@ class GatewayApp:
         self.chains = pipeline.PolicyChains(config, self.services)
         self.subscriptions = {s.key: s for s in config.subscriptions}
         self.products = {p.id: p for p in config.products}
+        self.admin = AdminApi(config.admin, self.services) if config.admin.enabled else None
         self.in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -79,6 +82,8 @@ class GatewayApp:
         if path == "/metrics" and self.services.metrics is not None:
             body, content_type = self.services.metrics.exposition()
             return await _send(send, Response(200, [(b"content-type", content_type.encode())], body), rid)
+        if self.admin is not None and self.admin.handles(path):
+            return await _send(send, await self.admin.answer(scope["method"], path, scope["headers"]), rid)
         started = time.perf_counter()
         try:
             ctx = await self._context(scope, receive, rid)

@@ -5,7 +5,11 @@ priority group is used only when every backend of the higher groups has an open 
 group, smooth weighted round-robin (nginx's algorithm) spreads requests by weight — plain
 round-robin is the special case of equal weights. A breaker trips when ``count`` failures (or
 ``percentage`` of requests) matching its status ranges / error reasons happen within ``interval``,
-and stays open ``tripDuration`` — or for the backend's Retry-After when ``acceptRetryAfter``.
+and stays open ``tripDuration`` — or for the backend's Retry-After when ``acceptRetryAfter``, up to
+``max(tripDuration, 60 s)``: Azure OpenAI answers a request larger than a deployment's whole TPM with
+``retry-after: 86400`` (it can never fit; see ``aigw.mocks.ratelimit``), which says nothing about when the
+backend can take other requests — honoured as is, three such requests would take every backend out for a
+day. A minute is the longest wait an ordinary Azure throttle asks for (its TPM window).
 """
 
 import time
@@ -14,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from aigw.gateway.config import Backend, BreakerRule, GatewayConfig
+
+LONGEST_ACCEPTED_RETRY_AFTER_S = 60.0  # see the module docstring
 
 
 @dataclass
@@ -41,7 +47,9 @@ class Breaker:
         else:
             tripped = failures * 100 >= condition.percentage * len(self.events)
         if tripped:
-            duration = retry_after if (self.rule.accept_retry_after and retry_after) else self.rule.trip_duration
+            duration = self.rule.trip_duration
+            if self.rule.accept_retry_after and retry_after:
+                duration = min(retry_after, max(duration, LONGEST_ACCEPTED_RETRY_AFTER_S))
             self.open_until = now + duration
             self.trips += 1
             self.events.clear()
@@ -126,6 +134,18 @@ class Backends:
         failed = breaker.counts(status, reason)
         single.failures += failed
         breaker.record(self.clock(), failed, retry_after)
+
+    def reset(self) -> None:
+        """Every breaker closed with no failures remembered, round-robin from the start (the admin reset).
+        The request and failure totals stay: they are counters, like the metrics built on them."""
+        for backend in self.singles.values():
+            if backend.breaker is not None:
+                backend.breaker.events.clear()
+                backend.breaker.open_until = 0.0
+        for groups in self.pools.values():
+            for group in groups:
+                for member in group:
+                    member.current = 0
 
     def health(self) -> dict[str, dict]:
         now = self.clock()

@@ -6,6 +6,7 @@ backends (with ARM's camelCase ``circuitBreaker`` rules) and pools, and policy l
 attribute names. Every error names file, line and field (``aigw.protocol.yamlconfig``).
 """
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -215,6 +216,31 @@ class Telemetry(Strict):
         return value
 
 
+ADMIN_PATH_PREFIX = "/_aigw/"
+
+
+class Admin(Strict):
+    """The gateway's admin API, an aigw extension (APIM has none): ``POST /_aigw/reset`` with
+    ``Authorization: Bearer <token>`` puts token and call counters, circuit breakers and the semantic cache
+    back to their start, so a test run can begin from a known state (``aigw check`` does, between groups).
+    Off unless a token is set; an empty value (``${AIGW_ADMIN_TOKEN:-}`` unset) is off too."""
+
+    token: str | None = Field(None, description="bearer token for /_aigw/*; absent or empty: the admin API is off")
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if len(value) < 16 or any(c.isspace() for c in value):
+            raise ValueError("admin token must be at least 16 characters without spaces (or empty: admin API off)")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return self.token is not None
+
+
 class GatewayConfig(Strict):
     gateway_id: str = Field("aigw", alias="gateway-id")
     region: str = "local"
@@ -226,6 +252,7 @@ class GatewayConfig(Strict):
     limits: Limits = Field(default_factory=Limits)
     store: dict[str, Any] = Field(default_factory=lambda: {"kind": "memory"})
     telemetry: Telemetry = Field(default_factory=Telemetry)
+    admin: Admin = Field(default_factory=Admin)
 
     @model_validator(mode="after")
     def _references(self):
@@ -240,6 +267,8 @@ class GatewayConfig(Strict):
                 if target.pool is not None:
                     raise ValueError(f"pool {backend.id!r} cannot contain another pool ({member.id!r})")
         for api in self.apis:
+            if (api.path + "/").startswith(ADMIN_PATH_PREFIX):
+                raise ValueError(f"api {api.id!r}: paths under {ADMIN_PATH_PREFIX} are the gateway's admin API")
             if api.backend not in backends:
                 raise ValueError(f"api {api.id!r} names unknown backend {api.backend!r}; have: {', '.join(sorted(backends))}")
         products = {p.id for p in self.products}
@@ -260,9 +289,9 @@ class GatewayConfig(Strict):
         return next(b for b in self.backends if b.id == backend_id)
 
 
-def load_config(path: str | Path) -> GatewayConfig:
-    """Load ``gateway.yaml``; ``${VAR}`` / ``${VAR:-default}`` are taken from the environment."""
-    return load_model(GatewayConfig, path, env=True)
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> GatewayConfig:
+    """Load ``gateway.yaml``; ``${VAR}`` / ``${VAR:-default}`` are taken from ``environ`` (default: the process's)."""
+    return load_model(GatewayConfig, path, env=True, environ=environ)
 
 
 def example_config_path() -> Path:

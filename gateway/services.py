@@ -19,6 +19,8 @@ class Services:
     clock: Callable[[], float] = time.time
     metrics: Any = None  # aigw.gateway.metrics.Metrics once configured
     extras: dict[str, Any] = field(default_factory=dict)  # per-policy shared helpers (embeddings client, ...)
+    # State a policy keeps outside the store registers how to forget it here (the admin reset, ``reset``).
+    on_reset: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def create(cls, config: GatewayConfig) -> "Services":
@@ -27,6 +29,14 @@ class Services:
         backends = Backends(config)
         return cls(config=config, store=create_store(config.store), backends=backends, forwarder=Forwarder(),
                    metrics=Metrics(config, backends))
+
+    async def reset(self) -> None:
+        """Back to the start: counters and cached answers (the store), breakers and round-robin (backends),
+        and whatever policies registered in ``on_reset``. Metrics are counters and keep counting."""
+        await self.store.clear()
+        self.backends.reset()
+        for hook in self.on_reset:
+            hook()
 
     async def close(self) -> None:
         await self.forwarder.close()

@@ -7,6 +7,7 @@ YAML is composed into nodes first, and each pydantic error location is walked ba
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,12 +24,14 @@ class ConfigError(Exception):
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def expand_env(text: str, source: str = "<config>") -> str:
-    """Replace ``${VAR}`` / ``${VAR:-default}`` so secrets and ports can come from the environment."""
+def expand_env(text: str, source: str = "<config>", environ: Mapping[str, str] | None = None) -> str:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` so secrets and ports can come from the environment
+    (``environ``, default ``os.environ``: who builds a config for someone else passes the values explicitly)."""
+    environ = os.environ if environ is None else environ
 
     def substitute(match: re.Match) -> str:
         name, default = match.group(1), match.group(2)
-        value = os.environ.get(name)
+        value = environ.get(name)
         if value is None:
             if default is None:
                 line = text.count("\n", 0, match.start()) + 1
@@ -39,7 +42,7 @@ def expand_env(text: str, source: str = "<config>") -> str:
     return _ENV.sub(substitute, text)
 
 
-def load_model(model: type[Model], path: str | Path, env: bool = False) -> Model:
+def load_model(model: type[Model], path: str | Path, env: bool = False, environ: Mapping[str, str] | None = None) -> Model:
     path = Path(path)
     try:
         text = path.read_text("utf-8")
@@ -47,7 +50,7 @@ def load_model(model: type[Model], path: str | Path, env: bool = False) -> Model
         raise ConfigError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
-    return parse_model(model, expand_env(text, str(path)) if env else text, str(path))
+    return parse_model(model, expand_env(text, str(path), environ) if env else text, str(path))
 
 
 def parse_model(model: type[Model], text: str, source: str = "<config>") -> Model:

@@ -108,6 +108,7 @@ class SemanticCacheLookup(Policy):
                                            config.embeddings_timeout)
         self.cache = SemanticCache(services.store, lambda: services.clock(), config.max_entries_per_partition,
                                    config.max_partitions)
+        services.on_reset.append(self.cache.partitions.clear)  # the answers themselves live in the store
 
     async def inbound(self, ctx: Context) -> None:
         if ctx.operation not in ("chat", "completions") or ctx.request.method != "POST":

@@ -42,4 +42,8 @@ class Store(Protocol):
 
     async def kv_set(self, key: str, value: bytes, ttl_s: float) -> None: ...
 
+    async def clear(self) -> None:
+        """Forget every counter and entry this gateway keeps (the admin reset). A store shared by several
+        gateway replicas clears the shared state, so one reset serves them all."""
+
     async def close(self) -> None: ...

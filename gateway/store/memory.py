@@ -46,9 +46,12 @@ class MemoryStore:
         self._kv[key] = (value, time.time() + ttl_s)
         self._maybe_sweep()
 
-    async def close(self) -> None:
+    async def clear(self) -> None:
         self._counters.clear()
         self._kv.clear()
+
+    async def close(self) -> None:
+        await self.clear()
 
     def _maybe_sweep(self) -> None:
         """Drop expired windows and entries now and then, so memory stays bounded."""
