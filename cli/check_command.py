@@ -16,8 +16,15 @@ keeps the contract: schemathesis over specs/openapi.yaml plus usage/id/finish_re
 streaming, rate limits, caching, failover, content safety, auth, metrics, MCP, A2A, robustness.
 Groups a target does not declare are reported "not applicable", never failed.
 
-Without --target, starts the embedded default in-process (three mock regions and the gateway with
-the example config, as `aigw up` does, on free ports) and checks it with the gateway profile.
+Without --target, starts the embedded default in a child process (three mock regions and the gateway
+with the example config, as `aigw up` does, on free ports; its log goes to DIR/stack.log) and checks it
+with the gateway profile.
+
+Every group starts from a known state: the mocks behind the target (--mock-admin) and the target itself
+(--reset-url, e.g. the reference gateway's /_aigw/reset) are reset first. A target that cannot be reset
+and is throttled (429) or unavailable (503) is given the Retry-After it asks for (at most --max-wait
+seconds, shown on the progress line); if it is still throttled, the affected checks are reported
+"inconclusive" with the evidence, never failed.
 
 examples:
   aigw check                                          # the embedded default: mocks + gateway
@@ -34,7 +41,8 @@ capabilities file (YAML, any field overrides the profile):
 the same suite under pytest (markers aigw_schema, aigw_streaming, ...):
   pytest --pyargs aigw.contract_tests.suite --aigw-target http://localhost:8000 -m aigw_schema
 
-exit status: 0 compliant, 1 contract violations found, 2 the run could not proceed.
+exit status: 0 compliant, 1 contract violations found, 2 the run could not proceed,
+             3 inconclusive (no violation, but some checks could not be judged: target throttled/unavailable).
 reports: DIR/junit.xml, DIR/scorecard.json, DIR/report.html (default DIR: reports/contract).
 """
 
@@ -55,6 +63,11 @@ def register(commands) -> None:
     add("--paths", choices=("azure", "v1", "seed"), default="azure", help="path style of the requests (default: %(default)s)")
     add("--mock-admin", metavar="URL", action="append", default=[], help="admin URL of a mock behind the target; repeat")
     add("--mock-token", metavar="TOKEN", default="mock-admin", help="the mocks' admin token (default: %(default)s)")
+    add("--reset-url", metavar="URL", action="append", default=[],
+        help="POSTed before each group to reset the target (counters, breakers, caches); repeat for each replica")
+    add("--reset-token", metavar="TOKEN", help="bearer token for --reset-url")
+    add("--max-wait", metavar="SECONDS", type=float, default=65.0,
+        help="longest wait for a throttled target before its checks are inconclusive (default: %(default)s)")
     add("--capabilities", metavar="FILE", help="YAML capability overrides")
     add("--capability", metavar="NAME=VALUE", action="append", default=[], help="one override, e.g. caching=false; repeat")
     add("--include", metavar="GROUPS", action="append", default=[], help="only these groups, comma-separated")
@@ -80,8 +93,10 @@ def _validate(args: argparse.Namespace) -> str | None:
     if args.workers > 1:
         return ("--workers N>1 is not supported: the groups share one target's state (rate-limit windows, injected "
                 "faults, the cache) and would make each other fail. Run subsets (--include) against separate targets instead.")
-    if args.mock_admin and not args.target:
-        return "--mock-admin is for an explicit --target; the embedded default wires its own mocks"
+    if (args.mock_admin or args.reset_url) and not args.target:
+        return "--mock-admin and --reset-url are for an explicit --target; the embedded default wires its own"
+    if not args.max_wait >= 0:
+        return f"--max-wait must be 0 seconds or more (got {args.max_wait:g})"
     if args.target and not args.target.startswith(("http://", "https://")):
         return f"--target must be an http(s) URL (got {args.target!r})"
     try:
@@ -95,15 +110,42 @@ def _validate(args: argparse.Namespace) -> str | None:
 
 
 def _options(args: argparse.Namespace, target: str, profile: str, extra_capabilities: list[str],
-             api_keys: list[str], fuzz_key: str | None, mock_admins: list[str]) -> dict:
+             api_keys: list[str], fuzz_key: str | None, mock_admins: list[str], mock_token: str,
+             reset_urls: list[str], reset_token: str | None) -> dict:
     return {
         "target": target, "profile": profile, "api_key": api_keys, "fuzz_key": fuzz_key,
         "deployment": args.deployment, "embeddings_deployment": args.embeddings_deployment,
         "completions_deployment": args.completions_deployment, "api_version": args.api_version, "paths": args.paths,
-        "mock_admin": mock_admins, "mock_token": args.mock_token, "capabilities": args.capabilities,
+        "mock_admin": mock_admins, "mock_token": mock_token, "reset_url": reset_urls, "reset_token": reset_token,
+        "max_wait": args.max_wait, "capabilities": args.capabilities,
         "capability": [*extra_capabilities, *args.capability], "include": args.include, "exclude": args.exclude,
         "max_examples": args.max_examples, "seed": args.seed,
     }
+
+
+def _embedded(args: argparse.Namespace, report_dir: Path, console) -> int:
+    """Start the embedded default (aigw.stack) in a child process and check it with what it declares."""
+    import secrets
+
+    from aigw.contract_tests import runner
+    from aigw.contract_tests.progress import RichProgress
+    from aigw.protocol.serving import PortInUse
+    from aigw.stack.plan import StackPlan
+    from aigw.stack.run import StackError, in_process
+
+    console.print("aigw check: starting the embedded default (3 mock regions + gateway, example config)")
+    plan = StackPlan(seed=args.seed, latency="off", admin_token=secrets.token_urlsafe(18))
+    report_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with in_process(plan, report_dir / "stack.log") as stack:
+            runner.probe(stack.gateway, "embedded gateway")
+            declared = [f"{name}={'null' if value is None else json.dumps(value)}" for name, value in stack.capabilities.items()]
+            options = _options(args, stack.gateway, args.profile or "gateway", declared, args.api_key or stack.keys,
+                               args.fuzz_key or stack.fuzz_key, list(stack.mocks.values()), stack.mock_token,
+                               stack.reset_urls, stack.admin_token)
+            return runner.run_pytest(options, report_dir, RichProgress(console))
+    except (StackError, PortInUse) as exc:
+        raise runner.CannotRun(str(exc)) from None
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -123,17 +165,13 @@ def run_check(args: argparse.Namespace) -> int:
             runner.probe(args.target, "target")
             for url in args.mock_admin:
                 runner.probe(url.rstrip("/") + "/_mock/health", "mock admin")
-            options = _options(args, args.target, args.profile or "backend", [], args.api_key, args.fuzz_key, args.mock_admin)
+            for url in args.reset_url:
+                runner.probe_reset(url, args.reset_token)
+            options = _options(args, args.target, args.profile or "backend", [], args.api_key, args.fuzz_key,
+                               args.mock_admin, args.mock_token, args.reset_url, args.reset_token)
             status = runner.run_pytest(options, report_dir, RichProgress(console))
         else:
-            console.print("aigw check: starting the embedded default (3 mock regions + gateway, example config)")
-            with runner.embedded_default(args.seed) as embedded:
-                runner.probe(embedded.gateway_url, "embedded gateway")
-                declared = [f"{name}={'null' if value is None else json.dumps(value)}" for name, value in embedded.capabilities.items()]
-                options = _options(args, embedded.gateway_url, args.profile or "gateway", declared,
-                                   args.api_key or list(runner.EMBEDDED_KEYS), args.fuzz_key or runner.EMBEDDED_FUZZ_KEY,
-                                   embedded.mock_urls)
-                status = runner.run_pytest(options, report_dir, RichProgress(console))
+            status = _embedded(args, report_dir, console)
     except runner.CannotRun as exc:
         return _fail(str(exc))
     card_path = report_dir / "scorecard.json"
@@ -141,9 +179,10 @@ def run_check(args: argparse.Namespace) -> int:
         card = json.loads(card_path.read_text("utf-8"))
         console.print(summary_table(card))
         for name, entry in card["groups"].items():
-            for failure in entry["failures"][:5]:
-                console.print(f"[red]✗ {name}[/] {failure['test'].rsplit('::', 1)[-1]}\n  {failure['message'].splitlines()[0][:300]}")
-                if failure["requests"]:
-                    console.print(f"  [dim]{failure['requests'][-1][:400]}[/]", soft_wrap=True)
+            for kind, mark in (("failures", "[red]✗"), ("inconclusive_checks", "[yellow]?")):
+                for failure in entry.get(kind, [])[:5]:
+                    console.print(f"{mark} {name}[/] {failure['test'].rsplit('::', 1)[-1]}\n  {failure['message'].splitlines()[0][:300]}")
+                    if failure["requests"]:
+                        console.print(f"  [dim]{failure['requests'][-1][:400]}[/]", soft_wrap=True)
     console.print(f"reports: {report_dir}/junit.xml, scorecard.json, report.html ({time.monotonic() - started:.1f} s)")
     return status

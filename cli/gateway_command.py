@@ -1,7 +1,6 @@
 """``aigw gateway`` and ``aigw up``: the reference gateway, alone or with mock backends."""
 
 import argparse
-import asyncio
 import sys
 
 from aigw.cli.argtypes import port
@@ -26,6 +25,8 @@ swedencentral, westus) and the gateway in front of them with the example config.
   gateway  http://HOST:PORT          e.g. POST /openai/deployments/gpt-4o/chat/completions?api-version=2024-10-21
   mocks    http://HOST:PORT+1..+3    admin API /_mock/* with Authorization: Bearer mock-admin
   keys     tenant-a-key-0001, tenant-b-key-0002 (product starter), ops-key-000000003 (unlimited)
+  reset    POST http://HOST:PORT/_aigw/reset with Authorization: Bearer <token printed at start>
+           (or $AIGW_ADMIN_TOKEN): counters, breakers and cache back to start
 
 examples:
   aigw up                                   # gateway on 127.0.0.1:8080, mocks on 8081-8083
@@ -90,25 +91,47 @@ def run_gateway(args: argparse.Namespace) -> int:
               f"{len(config.subscriptions)} subscriptions)")
         return 0
     from aigw.gateway.server import serve
+    from aigw.protocol.serving import PortInUse
 
-    print(f"aigw gateway: http://{args.host}:{args.port} ({len(config.apis)} APIs)", file=sys.stderr)
-    serve(config, args.host, args.port, args.log_level)
+    try:
+        serve(config, args.host, args.port, args.log_level,
+              announce=lambda: print(f"aigw gateway: http://{args.host}:{args.port} ({len(config.apis)} APIs)", file=sys.stderr))
+    except PortInUse as exc:
+        print(f"aigw gateway: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from aigw.gateway.server import REGIONS, UpPlan, run_up as up
-    from aigw.protocol.yamlconfig import ConfigError
+    import os
+    import secrets
 
-    plan = UpPlan(args.host, args.port)
-    print(f"aigw up: gateway http://{args.host}:{args.port}; mocks "
-          + ", ".join(f"{r} http://{args.host}:{plan.mock_port(i)}" for i, r in enumerate(REGIONS)), file=sys.stderr)
+    from aigw.protocol.serving import PortInUse
+    from aigw.protocol.yamlconfig import ConfigError
+    from aigw.stack.plan import StackPlan
+    from aigw.stack.run import StackError, run_foreground
+
+    token = os.environ.get("AIGW_ADMIN_TOKEN") or secrets.token_urlsafe(18)
     try:
-        asyncio.run(up(plan, args.config, args.seed, args.latency, args.log_level))
+        plan = StackPlan(gateway_config=args.config, seed=args.seed, latency=args.latency, admin_token=token,
+                         host=args.host, port=args.port, log_level=args.log_level)
+    except ValueError as exc:
+        print(f"aigw up: {exc}", file=sys.stderr)
+        return 2
+
+    def ready(endpoints) -> None:
+        print(f"aigw up: gateway {endpoints.gateway}; mocks "
+              + ", ".join(f"{region} {url}" for region, url in endpoints.mocks.items()), file=sys.stderr)
+        if endpoints.reset_urls:
+            print(f"aigw up: admin reset POST {endpoints.reset_urls[0]} (Authorization: Bearer {endpoints.admin_token})",
+                  file=sys.stderr)
+
+    try:
+        run_foreground(plan, ready)
     except ConfigError as exc:
         print(f"aigw up: config error:\n{exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
+    except (PortInUse, StackError) as exc:
         print(f"aigw up: {exc}", file=sys.stderr)
         return 2
     return 0

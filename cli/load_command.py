@@ -112,7 +112,8 @@ def run_load(args: argparse.Namespace) -> int:
     from aigw.load import runner
     from aigw.load.schedule import ScheduleError
     from aigw.load.sla import SlaError
-    from aigw.load.target import TargetError
+    from aigw.protocol.serving import PortInUse
+    from aigw.stack.run import StackError, load_target
 
     extra = _split_rest(args)
     if args.print_locustfile:
@@ -140,8 +141,12 @@ def run_load(args: argparse.Namespace) -> int:
                           window_reset_after=args.window_reset_after, seed=args.seed)
     echo = lambda line: print(line, file=sys.stderr)  # noqa: E731
     try:
-        outcome = runner.analyze(plan, Path(args.analyze)) if args.analyze else runner.run(plan, echo)
-    except (runner.LoadError, SlaError, ScheduleError, TargetError) as error:
+        if args.analyze:
+            outcome = runner.analyze(plan, Path(args.analyze))
+        else:
+            embedded = load_target(plan.gateway_config, plan.latency, plan.seed)
+            outcome = runner.run(plan, echo, embedded)
+    except (runner.LoadError, SlaError, ScheduleError, StackError, PortInUse) as error:
         print(f"aigw load: {error}", file=sys.stderr)
         return 2
     echo(f"aigw load: {'PASSED' if outcome.exit_code == 0 else 'FAILED'} — report {outcome.folder / 'summary.html'}")

@@ -51,6 +51,13 @@ class Capabilities(BaseModel):
     a2a: str | None = None
     request_id_header: str = "apim-request-id"
     embedding_max_dimensions: int = Field(1536, gt=0, description="largest `dimensions` the embeddings deployment accepts")
+    # The deployments' model limits (null: none). Generated *valid* requests are fitted into them, as the spec
+    # cannot know them: a max_tokens above the model's cap is a 400 from Azure OpenAI, not a contract violation.
+    # Defaults: the smallest limits of current models, so the default never makes valid data invalid.
+    context_window: int | None = Field(8192, gt=0, description="chat deployment: prompt + completion tokens per choice")
+    max_completion_tokens: int | None = Field(4096, gt=0, description="chat deployment: most tokens of one answer")
+    completions_context_window: int | None = Field(4097, gt=0, description="completions deployment: prompt + completion")
+    embeddings_max_input_tokens: int | None = Field(8191, gt=0, description="embeddings deployment: tokens per input")
 
     @field_validator("metrics", "mcp", "a2a", mode="before")
     @classmethod

@@ -3,7 +3,8 @@
 ``@pytest.mark.aigw(group="streaming", needs=("streaming",))``: the plugin reports the test as "not
 applicable" (a skip whose reason starts with ``not applicable:``) when the target does not declare a
 capability in ``needs``, and adds a plain marker ``aigw_<group>`` so ``pytest -m aigw_streaming`` selects
-a group with pytest's own tools.
+a group with pytest's own tools. ``judges=(429, 503)`` says a test handles throttled answers itself
+(default: what its group judges, ``JUDGED_STATUSES``); see ``state`` for what happens to the others.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ DESCRIPTIONS = {
 
 NOT_APPLICABLE = "not applicable"
 MARKER = "aigw"
+
+# Groups whose checks send model traffic and must not start throttled (see ``state``); rate_limits waits for
+# its windows itself, auth/mcp/a2a do not depend on the model API.
+SETTLED_GROUPS = frozenset({"schema", "streaming", "caching", "failover", "safety", "metrics", "robustness"})
+# The statuses a group's rules are about: a check failing on any other 429/503 is not judged on it.
+JUDGED_STATUSES = {"rate_limits": frozenset({429}), "failover": frozenset({503})}
 
 
 def group_marker(group: str) -> str:

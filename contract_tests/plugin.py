@@ -5,9 +5,11 @@ machine where aigw-suite is installed. It therefore does nothing visible unless 
 registered (``--strict-markers`` stays happy), and only tests marked ``@pytest.mark.aigw(...)`` — the
 suite's — are touched. Without ``--aigw-target`` those are skipped with a reason.
 
-Per test, the plugin clears ``Target.exchanges`` before it runs and, when it fails, attaches the
-exchanges as redacted ``curl`` reproducers to the report (``user_properties``: they appear in the
-JUnit XML and the scorecard).
+Per test, the plugin clears ``Target.exchanges`` before it runs and, when it fails (or is inconclusive),
+attaches the exchanges as redacted ``curl`` reproducers to the report (``user_properties``: they appear
+in the JUnit XML and the scorecard). Before the first test of each group it resets what can be reset and
+lets a throttled target settle; a test failing on a throttled answer it does not judge is run once more
+or reported inconclusive (``aigw.contract_tests.state``).
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ from typing import Any
 import pytest
 import yaml
 
+from dataclasses import dataclass
+
 from aigw.contract_tests import groups as groups_
+from aigw.contract_tests import state
 from aigw.contract_tests.capabilities import PROFILES, CapabilityError, load_capabilities
-from aigw.contract_tests.target import MockAdmin, Target
+from aigw.contract_tests.target import Exchange, MockAdmin, ResetHook, Target
 
 TARGET = pytest.StashKey[Target]()
 GROUP = pytest.StashKey[str]()
+GROUP_START = pytest.StashKey["GroupStart"]()
 INCLUDE = pytest.StashKey[tuple]()
 EXCLUDE = pytest.StashKey[tuple]()
 MAX_REPRODUCERS = 6
@@ -45,6 +51,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--aigw-paths", choices=("azure", "v1", "seed"), default="azure", help="path style the groups send (default: azure)")
     add("--aigw-mock-admin", metavar="URL", action="append", default=[], help="a mock's admin base URL; repeat for every mock")
     add("--aigw-mock-token", metavar="TOKEN", default="mock-admin")
+    add("--aigw-reset-url", metavar="URL", action="append", default=[],
+        help="POSTed (with --aigw-reset-token) before each group to reset the target, e.g. the reference gateway's "
+             "/_aigw/reset; repeat for each replica")
+    add("--aigw-reset-token", metavar="TOKEN", help="bearer token for --aigw-reset-url")
+    add("--aigw-max-wait", metavar="SECONDS", type=float, default=state.DEFAULT_MAX_WAIT_S,
+        help=f"longest wait for a throttled target before its checks are inconclusive (default: {state.DEFAULT_MAX_WAIT_S:g})")
     add("--aigw-capabilities", metavar="FILE", help="YAML file of capability overrides")
     add("--aigw-capability", metavar="NAME=VALUE", action="append", default=[], help="one capability override, e.g. caching=true")
     add("--aigw-include", metavar="GROUPS", action="append", default=[], help="only these groups (comma-separated)")
@@ -69,6 +81,8 @@ def target_from_options(option: Any) -> Target:
     capabilities = load_capabilities(option.aigw_profile, option.aigw_capabilities, capability_overrides(option.aigw_capability))
     if option.aigw_max_examples < 1:
         raise ValueError("--aigw-max-examples must be at least 1")
+    if not option.aigw_max_wait >= 0:
+        raise ValueError("--aigw-max-wait must be 0 seconds or more")
     completions = option.aigw_completions_deployment
     return Target(
         base_url=option.aigw_target, profile=option.aigw_profile, capabilities=capabilities, seed=option.aigw_seed,
@@ -77,8 +91,15 @@ def target_from_options(option: Any) -> Target:
         completions_deployment=None if completions in (None, "", "none") else completions,
         api_version=option.aigw_api_version, paths=option.aigw_paths,
         mock_admins=[MockAdmin(url, option.aigw_mock_token) for url in option.aigw_mock_admin],
+        resets=[ResetHook(url, option.aigw_reset_token) for url in option.aigw_reset_url],
         fuzz_key=option.aigw_fuzz_key,
     )
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from aigw.contract_tests import hooks
+
+    pluginmanager.add_hookspecs(hooks)
 
 
 @pytest.hookimpl(tryfirst=True)  # before junitxml reads --junitxml, which --aigw-report-dir defaults
@@ -99,6 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if not getattr(config.option, "xmlpath", None):
             config.option.xmlpath = str(default_junit_path(config.option.aigw_report_dir))
         config.pluginmanager.register(ContractReport(config), "aigw-contract-report")
+    config.stash[GROUP_START] = GroupStart()
 
 
 
@@ -161,11 +183,94 @@ def aigw_target(pytestconfig: pytest.Config) -> Target:
     return target
 
 
+def notifier(config: pytest.Config) -> state.Notify:
+    return lambda seconds, reason: config.hook.pytest_aigw_wait(seconds=seconds, reason=reason)
+
+
+@dataclass
+class GroupStart:
+    """The group whose tests are running, and why its checks cannot be judged (None: they can)."""
+
+    group: str | None = None
+    blocked: str | None = None
+    evidence: Exchange | None = None
+
+    def enter(self, group: str, target: Target, config: pytest.Config) -> None:
+        """Reset what can be reset; for groups with model traffic, wait for a throttled target to settle."""
+        self.group, self.blocked, self.evidence = group, None, None
+        problems = target.reset_state()
+        if problems:
+            self.blocked = "the target could not be reset before this group: " + "; ".join(problems)[:600]
+            return
+        if group in groups_.SETTLED_GROUPS:
+            max_wait = config.option.aigw_max_wait
+            self.evidence = state.settle(target, notifier(config), max_wait, key=target.fuzz_key or target.main_key)
+            if self.evidence is not None:
+                self.blocked = state.unavailable_reason(max_wait) + " at the start of this group"
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     target = configured_target(item.config)
-    if target is not None and GROUP in item.stash:
-        target.exchanges.clear()
+    if target is None or GROUP not in item.stash:
+        return
+    target.exchanges.clear()
+    if item.get_closest_marker("skip") is not None:
+        return  # not applicable: nothing to prepare
+    start = item.config.stash[GROUP_START]
+    if start.group != item.stash[GROUP]:
+        start.enter(item.stash[GROUP], target, item.config)
+    if start.blocked:
+        if start.evidence is not None:
+            target.exchanges.append(start.evidence)
+        state.inconclusive(start.blocked, start.evidence)
+
+
+def _judged(item: pytest.Item) -> frozenset[int]:
+    marker = item.get_closest_marker(groups_.MARKER)
+    judges = marker.kwargs.get("judges") if marker is not None else None
+    if judges is not None:
+        return frozenset(judges)
+    return groups_.JUDGED_STATUSES.get(item.stash.get(GROUP, None), frozenset())
+
+
+def _throttled_failure(item: pytest.Item, target: Target) -> Exchange | None:
+    """The throttled answer a failure happened on, if the test does not judge that status itself."""
+    last = target.exchanges[-1] if target.exchanges else None
+    if state.throttled(last) and last.status not in _judged(item):
+        return last
+    return None
+
+
+def _key_of(exchange: Exchange) -> str | None:
+    headers = {name.lower(): value for name, value in exchange.request_headers.items()}
+    return headers.get("api-key") or headers.get("authorization", "").removeprefix("Bearer ") or None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """A failure on a 429/503 the test does not judge: settle, run once more; throttled again → inconclusive."""
+    target = configured_target(item.config)
+    try:
+        return (yield)
+    except (Exception, pytest.fail.Exception):
+        if target is None or GROUP not in item.stash:
+            raise
+        throttled = _throttled_failure(item, target)
+        if throttled is None:
+            raise
+    max_wait = item.config.option.aigw_max_wait
+    blocked = state.settle(target, notifier(item.config), max_wait, key=_key_of(throttled), last=throttled)
+    if blocked is not None:
+        state.inconclusive(state.unavailable_reason(max_wait), blocked)
+    target.exchanges.clear()
+    try:
+        return item.runtest()
+    except (Exception, pytest.fail.Exception):
+        again = _throttled_failure(item, target)
+        if again is None:
+            raise
+    state.inconclusive("throttled or unavailable again when the check was run a second time, after waiting", again)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -176,7 +281,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return report
     report.user_properties.append(("aigw_group", group))
     target = configured_target(item.config)
-    if report.failed and target is not None and target.exchanges:
+    inconclusive = state.is_inconclusive(report)
+    if inconclusive and ("aigw_verdict", state.INCONCLUSIVE) not in item.user_properties:
+        item.user_properties.append(("aigw_verdict", state.INCONCLUSIVE))  # the teardown report carries it to JUnit
+    if (report.failed or inconclusive) and target is not None and target.exchanges:
         shown = target.exchanges[-MAX_REPRODUCERS:]
         if len(target.exchanges) > len(shown):
             report.user_properties.append(("aigw_note", f"last {len(shown)} of {len(target.exchanges)} requests"))

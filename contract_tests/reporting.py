@@ -1,9 +1,13 @@
 """Reports of a contract run: JUnit XML (pytest's own), a JSON scorecard and a self-contained HTML page.
 
-The scorecard is the machine-readable verdict: per group, how many checks passed, failed or were not
-applicable, and for each failure the message and the requests that led to it as redacted ``curl``
-lines, so a vendor can reproduce a violation without our tools. The HTML page renders the same data
-with inline CSS only (it is mailed around and opened from disk; no external assets).
+The scorecard is the machine-readable verdict: per group, how many checks passed, failed, were
+inconclusive (the target stayed throttled or unavailable, see ``state``) or were not applicable, and for
+each failure or inconclusive check the message and the requests that led to it as redacted ``curl``
+lines, so a vendor can reproduce a violation without our tools. The verdict is ``violations`` when any
+check failed, else ``inconclusive`` when any could not be judged, else ``compliant``. The HTML page
+renders the same data with inline CSS only (it is mailed around and opened from disk; no external
+assets). In JUnit an inconclusive check is a skip whose message starts ``inconclusive:`` and carries the
+property ``aigw_verdict=inconclusive``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from aigw.contract_tests.groups import DESCRIPTIONS, GROUPS, NOT_APPLICABLE
+from aigw.contract_tests.groups import DESCRIPTIONS, GROUPS
+from aigw.contract_tests.state import INCONCLUSIVE, is_inconclusive, skip_reason
 from aigw.contract_tests.target import redact_url
 
 SCORECARD = "scorecard.json"
@@ -34,7 +39,7 @@ def default_junit_path(report_dir: str | Path) -> Path:
 class Outcome:
     test: str
     group: str
-    outcome: str  # passed | failed | not_applicable
+    outcome: str  # passed | failed | inconclusive | not_applicable
     duration_s: float = 0.0
     message: str = ""
     requests: list[str] = field(default_factory=list)
@@ -59,8 +64,11 @@ class ContractReport:
         self.outcomes[report.nodeid] = current
         current.duration_s += report.duration
         if report.skipped and current.outcome != "failed":
-            current.outcome = "not_applicable"
-            current.message = _skip_reason(report)
+            current.outcome = INCONCLUSIVE if is_inconclusive(report) else "not_applicable"
+            current.message = skip_reason(report)[:MESSAGE_LIMIT]
+            if current.outcome == INCONCLUSIVE:
+                current.requests = [v for k, v in report.user_properties if k == "aigw_request"]
+                current.responses = [v for k, v in report.user_properties if k == "aigw_response"]
         elif report.failed:
             current.outcome = "failed"
             prefix = f"[{report.when}] " if report.when != "call" else ""
@@ -90,13 +98,6 @@ def _target_key():
     return TARGET
 
 
-def _skip_reason(report: pytest.TestReport) -> str:
-    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
-        reason = str(report.longrepr[2])
-        return reason.removeprefix("Skipped: ")
-    return str(report.longrepr or NOT_APPLICABLE)
-
-
 def _failure_text(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None and crash.message:
@@ -104,27 +105,34 @@ def _failure_text(report: pytest.TestReport) -> str:
     return report.longreprtext.strip()
 
 
+COUNTS = ("passed", "failed", INCONCLUSIVE, "not_applicable")
+
+
 def scorecard(outcomes: list[Outcome], meta: dict[str, Any]) -> dict[str, Any]:
     """The JSON scorecard: verdict, per-group counts with failures, and every test's outcome."""
     per_group: dict[str, dict[str, Any]] = {}
     for outcome in outcomes:
-        entry = per_group.setdefault(outcome.group, {"description": DESCRIPTIONS.get(outcome.group, ""), "passed": 0,
-                                                     "failed": 0, "not_applicable": 0, "failures": [],
-                                                     "not_applicable_reasons": []})
+        entry = per_group.setdefault(outcome.group, {"description": DESCRIPTIONS.get(outcome.group, ""),
+                                                     **{count: 0 for count in COUNTS}, "failures": [],
+                                                     "inconclusive_checks": [], "not_applicable_reasons": []})
         entry[outcome.outcome] += 1
+        record = {"test": outcome.test, "message": outcome.message, "requests": outcome.requests,
+                  "responses": outcome.responses}
         if outcome.outcome == "failed":
-            entry["failures"].append({"test": outcome.test, "message": outcome.message, "requests": outcome.requests,
-                                      "responses": outcome.responses})
+            entry["failures"].append(record)
+        elif outcome.outcome == INCONCLUSIVE:
+            entry["inconclusive_checks"].append(record)
         elif outcome.outcome == "not_applicable" and outcome.message not in entry["not_applicable_reasons"]:
             entry["not_applicable_reasons"].append(outcome.message)
     for entry in per_group.values():
-        entry["status"] = ("failed" if entry["failed"] else "passed" if entry["passed"] else "not_applicable")
+        entry["status"] = ("failed" if entry["failed"] else INCONCLUSIVE if entry[INCONCLUSIVE]
+                           else "passed" if entry["passed"] else "not_applicable")
     ordered = {name: per_group[name] for name in (*GROUPS, *sorted(per_group)) if name in per_group}
-    failed = sum(entry["failed"] for entry in ordered.values())
+    totals = {key: sum(entry[key] for entry in ordered.values()) for key in COUNTS}
     return {
         **meta,
-        "verdict": "violations" if failed else "compliant",
-        "totals": {key: sum(entry[key] for entry in ordered.values()) for key in ("passed", "failed", "not_applicable")},
+        "verdict": "violations" if totals["failed"] else INCONCLUSIVE if totals[INCONCLUSIVE] else "compliant",
+        "totals": totals,
         "groups": ordered,
         "tests": [asdict(outcome) for outcome in outcomes],
     }
@@ -149,6 +157,7 @@ table{border-collapse:collapse;width:100%;margin:1rem 0}th,td{padding:.4rem .6re
 th{background:#f4f6f8}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .verdict{display:inline-block;padding:.2rem .7rem;border-radius:1rem;font-weight:600}
 .passed,.compliant{background:#e3f5e8;color:#17692f}.failed,.violations{background:#fde7e7;color:#a31919}
+.inconclusive{background:#fff4d6;color:#8a5a00}
 .not_applicable{background:#eef0f3;color:#5a6270}
 details{margin:.5rem 0 1rem;border:1px solid #e3e6ea;border-radius:6px;padding:.4rem .8rem}
 summary{cursor:pointer;font-weight:600}pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all;font-size:12px}
@@ -161,15 +170,20 @@ def render_html(card: dict[str, Any]) -> str:
     for name, entry in card["groups"].items():
         rows.append(f"<tr><td><b>{e(name)}</b><br><small>{e(entry['description'])}</small></td>"
                     f"<td><span class='verdict {e(entry['status'])}'>{e(entry['status'].replace('_', ' '))}</span></td>"
-                    f"<td class=n>{entry['passed']}</td><td class=n>{entry['failed']}</td><td class=n>{entry['not_applicable']}</td>"
+                    f"<td class=n>{entry['passed']}</td><td class=n>{entry['failed']}</td><td class=n>{entry[INCONCLUSIVE]}</td>"
+                    f"<td class=n>{entry['not_applicable']}</td>"
                     f"<td><small>{'<br>'.join(e(r) for r in entry['not_applicable_reasons'][:5])}</small></td></tr>")
-    failures = []
-    for name, entry in card["groups"].items():
-        for failure in entry["failures"]:
-            reproducers = "".join(f"<pre>{e(request)}</pre>" + (f"<pre>→ {e(response)}</pre>" if response else "")
-                                  for request, response in zip(failure["requests"], failure["responses"] + [""] * len(failure["requests"])))
-            failures.append(f"<details><summary>{e(name)}: {e(failure['test'])}</summary><pre>{e(failure['message'])}</pre>"
-                            f"{reproducers or '<p><i>no requests recorded</i></p>'}</details>")
+    def details(kind: str) -> list[str]:
+        items = []
+        for name, entry in card["groups"].items():
+            for failure in entry[kind]:
+                reproducers = "".join(f"<pre>{e(request)}</pre>" + (f"<pre>→ {e(response)}</pre>" if response else "")
+                                      for request, response in zip(failure["requests"], failure["responses"] + [""] * len(failure["requests"])))
+                items.append(f"<details><summary>{e(name)}: {e(failure['test'])}</summary><pre>{e(failure['message'])}</pre>"
+                             f"{reproducers or '<p><i>no requests recorded</i></p>'}</details>")
+        return items
+
+    failures, unjudged = details("failures"), details("inconclusive_checks")
     capabilities = ", ".join(f"{k}={v}" if v is not True else k for k, v in card.get("capabilities", {}).items())
     totals = card["totals"]
     return f"""<!doctype html>
@@ -178,9 +192,11 @@ def render_html(card: dict[str, Any]) -> str:
 <div class="meta">target <code>{e(str(card.get('target')))}</code> · profile {e(str(card.get('profile')))} · seed {e(str(card.get('seed')))}
 · max examples {e(str(card.get('max_examples')))} · started {e(str(card.get('started')))} · {e(str(card.get('duration_s')))} s<br>
 capabilities: {e(capabilities) or '—'}<br>
-{totals['passed']} passed · {totals['failed']} failed · {totals['not_applicable']} not applicable</div>
-<table><tr><th>group</th><th>status</th><th>passed</th><th>failed</th><th>N/A</th><th>why not applicable</th></tr>
+{totals['passed']} passed · {totals['failed']} failed · {totals[INCONCLUSIVE]} inconclusive · {totals['not_applicable']} not applicable</div>
+<table><tr><th>group</th><th>status</th><th>passed</th><th>failed</th><th>inconclusive</th><th>N/A</th><th>why not applicable</th></tr>
 {''.join(rows)}</table>
 <h2>Failures</h2>{''.join(failures) or '<p>None.</p>'}
+<h2>Inconclusive</h2><p>Checks the target could not be judged on: it stayed throttled or unavailable (see each for the evidence).</p>
+{''.join(unjudged) or '<p>None.</p>'}
 </body></html>
 """

@@ -12,6 +12,12 @@ model list only where declared). Generated deployment names and ``/v1`` model na
 in the contract, so the *positive* parts of a case are mapped onto the target's declared deployments
 (otherwise valid data would only ever meet an honest 404); negative parts stay as generated.
 
+Model limits are not in the contract either: a schema-valid ``max_tokens`` of two billion is a 400 from
+Azure OpenAI ("max_tokens is too large"). So positive bodies are also fitted into the deployment's declared
+limits (``fit_to_model_limits``): completion caps within the context window left by the prompt, and the
+whole request's completion allowance (cap × choices) within one answer's cap — a request any deployment
+can serve without its admission estimate exceeding a whole TPM window.
+
 Valid data may still be throttled (429, with Retry-After) by a target with rate limits — the spec
 allows it and the rate-limit group judges it; so ``positive_data_acceptance`` accepts 429 too. Use an
 unthrottled key (``--fuzz-key``) so fuzzing reaches the model.
@@ -25,9 +31,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from aigw.contract_tests.capabilities import Capabilities
 from aigw.contract_tests.checks import operation_kind
 from aigw.contract_tests.target import Exchange, Target
 from aigw.protocol.spec import load_openapi
+from aigw.protocol.tokens import TokenCountError, count_chat_prompt, count_prompts
 
 MODEL_API_TAGS = {"AzureOpenAI": "azure_paths", "OpenAIV1": "v1_paths", "AI": "seed_paths"}
 KIND_CAPABILITY = {"completions": "completions", "embeddings": "embeddings", "models": "models"}
@@ -81,6 +89,7 @@ def builtin_checks(target: Target) -> list[str]:
 class CheckResult:
     ran: int = 0
     failures: list[str] = field(default_factory=list)
+    statuses: list[int | None] = field(default_factory=list)  # the answer each failure was found on
     reproducers: list[Exchange] = field(default_factory=list)
 
 
@@ -92,6 +101,7 @@ class OperationResult:
     cases: int = 0
     errors: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    refuzzed: bool = False  # fuzzed a second time because the first saw the target throttled
 
     def check(self, name: str) -> CheckResult:
         return self.checks.setdefault(name, CheckResult())
@@ -111,6 +121,47 @@ def integers_as_integers(value: Any) -> Any:
     return value
 
 
+TOKEN_MARGIN = 1.1  # a target's tokenizer may count a little differently from ours
+
+
+def fit_to_model_limits(kind: str, body: dict, capabilities: Capabilities, model: str) -> dict:
+    """Completion caps of a valid chat or completions body, lowered to what the deployment accepts (see module doc)."""
+    if kind == "chat":
+        window, cap, fields, copies = capabilities.context_window, capabilities.max_completion_tokens, \
+            ("max_tokens", "max_completion_tokens"), _positive(body.get("n"))
+        prompt = _counted(lambda: count_chat_prompt(body["messages"], model, body.get("tools") or body.get("functions")), body)
+    elif kind == "completions":
+        window, cap, fields = capabilities.completions_context_window, None, ("max_tokens",)
+        copies = max(_positive(body.get("n")), _positive(body.get("best_of")))
+        prompt = _counted(lambda: max(count_prompts(body["prompt"], model), default=0), body)
+    else:
+        return body
+    limits = [limit for limit in (cap, window - int(prompt * TOKEN_MARGIN) - 16 if window else None) if limit is not None]
+    if not limits:
+        return body
+    per_choice = max(1, min(limits))
+    total = cap or window
+    per_choice = max(1, min(per_choice, total // copies))
+    for field in fields:
+        value = body.get(field)
+        if type(value) is int and value > per_choice:
+            body[field] = per_choice
+    return body
+
+
+def _positive(value: Any) -> int:
+    return value if type(value) is int and value > 0 else 1
+
+
+def _counted(count, body: dict) -> int:
+    try:
+        return count()
+    except (TokenCountError, KeyError, TypeError, ValueError):
+        import json
+
+        return len(json.dumps(body, default=str)) // 2  # unreadable for our counter: a generous guess
+
+
 def case_mapper(target: Target):
     from schemathesis.core.parameters import ParameterLocation
 
@@ -123,7 +174,7 @@ def case_mapper(target: Target):
         body = case.body if isinstance(case.body, dict) else None
         body_positive = body is not None and positive(case, ParameterLocation.BODY)
         if body_positive:
-            case.body = body = integers_as_integers(body)
+            case.body = body = fit_to_model_limits(kind, integers_as_integers(body), target.capabilities, deployment)
             dimensions = body.get("dimensions")
             if kind == "embeddings" and isinstance(dimensions, int) and dimensions > target.capabilities.embedding_max_dimensions:
                 body["dimensions"] = target.capabilities.embedding_max_dimensions
@@ -233,5 +284,6 @@ def _record(result: OperationResult, event: Any) -> None:
                 message += f" (got {response.status_code})"
             if message not in entry.failures:
                 entry.failures.append(message)
+                entry.statuses.append(response.status_code if response is not None else None)
                 if response is not None and len(entry.reproducers) < MAX_REPRODUCERS:
                     entry.reproducers.append(_exchange(recorder.cases[case_id].value, response))

@@ -136,6 +136,25 @@ class MockAdmin:
 
 
 @dataclass
+class ResetHook:
+    """A URL that puts the target back to its start when POSTed (``--reset-url``; the reference gateway's
+    ``/_aigw/reset``): counters, breakers, caches. Raises AssertionError with the reason on failure."""
+
+    url: str
+    token: str | None = None
+    session: requests.Session = field(default_factory=requests.Session, repr=False)
+
+    def reset(self) -> None:
+        headers = {"authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            response = self.session.post(self.url, headers=headers, timeout=30)
+        except requests.RequestException as exc:
+            raise AssertionError(f"reset POST {redact_url(self.url)}: no answer: {_reason(exc)}") from None
+        if response.status_code >= 300:
+            raise AssertionError(f"reset POST {redact_url(self.url)} → {response.status_code}: {response.text[:300]}")
+
+
+@dataclass
 class Target:
     base_url: str
     profile: str = "backend"
@@ -149,6 +168,7 @@ class Target:
     api_version: str = "2024-10-21"
     paths: str = "azure"  # azure | v1 | seed
     mock_admins: list[MockAdmin] = field(default_factory=list)
+    resets: list[ResetHook] = field(default_factory=list)
     fuzz_key: str | None = None  # an unthrottled key for bulk groups (schema, robustness); defaults to the main key
     exchanges: list[Exchange] = field(default_factory=list)
     session: requests.Session = field(default_factory=requests.Session, repr=False)
@@ -157,6 +177,21 @@ class Target:
         self.base_url = self.base_url.rstrip("/")
         if self.paths not in ("azure", "v1", "seed"):
             raise ValueError(f"paths must be azure, v1 or seed (got {self.paths!r})")
+
+    def reset_state(self) -> list[str]:
+        """Everything behind the target that can be reset, back to its start (the mocks' ``/_mock/reset``, the
+        ``--reset-url`` hooks); returns what could not be reset (empty: all done, or nothing to do)."""
+        problems = []
+        for hook in [*self.mock_admins, *self.resets]:
+            try:
+                hook.reset()
+            except AssertionError as exc:
+                problems.append(str(exc))
+        return problems
+
+    @property
+    def resettable(self) -> bool:
+        return bool(self.mock_admins or self.resets)
 
     # -- addressing ---------------------------------------------------------------------------------
     def deployment_for(self, operation: str) -> str:

@@ -20,7 +20,8 @@ from typing import Any
 from aigw.load import SCENARIOS, SHAPES, analysis, charts, metrics, report
 from aigw.load.schedule import check_backends, load_schedule, parse_mocks
 from aigw.load.sla import evaluate, load_sla, passed
-from aigw.load.target import CACHED_API_PATH, EmbeddedTarget, clock_offset_for, free_ports
+from aigw.load.target import EmbeddedFactory, clock_offset_for
+from aigw.protocol.serving import free_port
 
 STARTUP_ALLOWANCE_S = 1.5  # from the target being ready to Locust's first request
 GRACE_S = 90.0  # Locust gets this long past --duration before it is stopped
@@ -69,7 +70,9 @@ class Outcome:
     folder: Path
 
 
-def run(plan: LoadRun, echo=print) -> Outcome:
+def run(plan: LoadRun, echo=print, embedded: EmbeddedFactory | None = None) -> Outcome:
+    """Run ``plan`` against ``plan.target``, or without one against the target ``embedded`` starts
+    (``aigw.stack.run.load_target``: the caller decides how, load only gets its URLs)."""
     file = locustfile(plan.scenario)
     shape = shapefile(plan.shape) if plan.shape else None
     sla = load_sla(plan.sla)  # a bad SLA file fails before any load
@@ -82,8 +85,10 @@ def run(plan: LoadRun, echo=print) -> Outcome:
         code = _run_locust(plan, file, shape, plan.target, plan.locust_args, folder, echo)
         target_name = plan.target
     else:
+        if embedded is None:
+            raise LoadError("no target: give --target URL (or start the embedded one, as `aigw load` does)")
         offset = _clock_offset(plan)
-        with EmbeddedTarget(plan.gateway_config, plan.latency, plan.seed, offset) as target:
+        with embedded(offset) as target:
             args = _embedded_defaults(plan, target, offset) + plan.locust_args
             _check_schedule(plan, args)
             echo(f"aigw load: embedded target — gateway {target.gateway}, mocks "
@@ -105,10 +110,10 @@ def _clock_offset(plan: LoadRun) -> float:
     return clock_offset_for(STARTUP_ALLOWANCE_S + reset_after)
 
 
-def _embedded_defaults(plan: LoadRun, target: EmbeddedTarget, offset: float) -> list[str]:
+def _embedded_defaults(plan: LoadRun, target, offset: float) -> list[str]:
     """Scenario options that point a scenario at the embedded target's pieces (the user's come after)."""
     if plan.scenario == "caching":
-        return ["--api-path", CACHED_API_PATH]
+        return ["--api-path", target.cached_api_path or "/openai"]
     if plan.scenario == "failover":
         return ["--mock-admin", ",".join(f"{r}={u}" for r, u in target.mocks.items())]
     if plan.scenario == "mixed":
@@ -164,7 +169,7 @@ def _run_locust(plan: LoadRun, file: Path, shape: Path | None, host: str, args: 
         if not plan.workers:
             process = subprocess.Popen(locust_command(plan, file, shape, host, args, folder), stdout=log, stderr=log, env=env)
             return _wait(process, plan.duration + GRACE_S, log_path)
-        port = free_ports(1)[0]
+        port = free_port()
         master = subprocess.Popen(locust_command(plan, file, shape, host, args, folder, "master", port),
                                   stdout=log, stderr=log, env=env)
         workers = [subprocess.Popen(locust_command(plan, file, shape, host, args, folder, "worker", port),

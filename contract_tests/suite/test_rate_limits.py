@@ -3,22 +3,25 @@ remaining-token headers that agree with what was charged.
 
 The declared estimate rule decides what a request costs at admission, per profile:
 
-- backend (Azure OpenAI, the mock): ``ceil(prompt characters / 4) + max_tokens``, charged at admission
-  and never reconciled; the limit is the deployment's TPM (the mock admin's ``/_mock/limits``), the
-  counter key the deployment. 429s carry ``retry-after`` and ``retry-after-ms``.
+- backend (Azure OpenAI, the mock): ``ceil(prompt characters / 4) + max_tokens × n``, charged at
+  admission and never reconciled; the limit is the deployment's TPM (the mock admin's ``/_mock/limits``),
+  the counter key the deployment. 429s carry ``retry-after`` and ``retry-after-ms``. A request larger than
+  the whole limit can never fit: it is refused at once and charged nothing (Azure answers it with a 429
+  and ``retry-after: 86400``; see ``aigw.mocks.ratelimit`` for the evidence).
 - gateway (``llm-token-limit`` with ``estimate-prompt-tokens``): prompt tokens (the tokenizer) +
-  ``max_tokens`` reserved at admission, then reconciled to the reported ``usage``; the limit is the
-  declared ``rate_limit_tpm`` per subscription key.
+  ``max_tokens × n`` reserved at admission, then reconciled to the reported ``usage``; the limit is the
+  declared ``rate_limit_tpm`` per subscription key; a request larger than the whole limit is admitted
+  into an empty window (never starved) and refused while the window holds anything.
 
-Both: fixed one-minute windows, and a request larger than the whole limit is admitted into an empty
-window (never starved). That last rule is the probe each check starts with: an *oversized* request is
-refused while the window holds anything, and its Retry-After says when the window ends; waiting that
-long (the mock's virtual clock, or real time for a gateway's own windows — at most a minute, once) and
-retrying must succeed — the honesty check — and leaves the check at the start of a window whose content
-it knows exactly. From there every request gets a verdict: must admit (``used + estimate <= limit -
-slack``), must refuse (``> limit + slack``), or none near the window's end. Prompts are made-up words
-(``prompts.fresh_word``) so no cache answers them; gateway checks keep the real usage far below the
-limit so the key stays usable for the groups that run after.
+Both: fixed one-minute windows. Each check starts by finding where a window ends: a request the window
+cannot take is refused, and its Retry-After says when the window ends; waiting that long (the mock's
+virtual clock, or real time for a gateway's own windows — at most a minute, once) and retrying must
+succeed — the honesty check — and leaves the check at the start of a window whose content it knows
+exactly. From there every request gets a verdict: must admit (``used + estimate <= limit - slack``), must
+refuse (``> limit + slack``), or none near the window's end. Completion allowances larger than one
+answer's cap (the deployment's model limit) are spread over ``n`` choices, so every request is one the
+model can serve. Prompts are made-up words (``prompts.fresh_word``) so no cache answers them; gateway
+checks keep the real usage far below the limit so the key stays usable for the groups that run after.
 """
 
 from __future__ import annotations
@@ -50,35 +53,67 @@ def words(count: int) -> str:
 # -- estimate rules ----------------------------------------------------------------------------------
 
 
+def allowance(body: dict) -> int:
+    return body["max_tokens"] * (body.get("n") or 1)
+
+
 class AzureEstimate:
-    name = "Azure OpenAI admission estimate: ceil(prompt chars / 4) + max_tokens, charged at admission"
+    name = "Azure OpenAI admission estimate: ceil(prompt chars / 4) + max_tokens × n, charged at admission"
     slack = 2
     remaining_header = "x-ratelimit-remaining-tokens"
+    oversized_admitted_when_empty = False  # refused at once, never charged
+
+    def prompt(self, body: dict, model: str) -> int:
+        return math.ceil(len("\n".join(m["content"] for m in body["messages"])) / 4)
 
     def estimate(self, body: dict, model: str) -> int:
-        text = "\n".join(m["content"] for m in body["messages"])
-        return math.ceil(len(text) / 4) + body["max_tokens"]
+        return self.prompt(body, model) + allowance(body)
+
+    def pad(self, body: dict, tokens: int) -> dict:
+        """The body with its estimate raised by exactly ``tokens`` (four characters each)."""
+        content = body["messages"][0]["content"]
+        content += " " * (-len(content) % 4) + "zzzz" * tokens
+        return {**body, "messages": [{"role": "user", "content": content}]}
 
     def charge(self, estimate: int, exchange) -> int:
         return estimate
 
 
 class TokenLimitEstimate:
-    name = "llm-token-limit: prompt tokens + max_tokens reserved, reconciled with usage"
+    name = "llm-token-limit: prompt tokens + max_tokens × n reserved, reconciled with usage"
     slack = 8
     remaining_header = None  # discovered: any *remaining*token* header within the limit
+    oversized_admitted_when_empty = True
+
+    def prompt(self, body: dict, model: str) -> int:
+        try:
+            return count_chat_prompt(body["messages"], model)
+        except (TokenCountError, KeyError, ValueError):
+            return count_chat_prompt(body["messages"], "gpt-4o")
 
     def estimate(self, body: dict, model: str) -> int:
-        try:
-            prompt = count_chat_prompt(body["messages"], model)
-        except (TokenCountError, KeyError, ValueError):
-            prompt = count_chat_prompt(body["messages"], "gpt-4o")
-        return prompt + body["max_tokens"]
+        return self.prompt(body, model) + allowance(body)
+
+    def pad(self, body: dict, tokens: int) -> dict:
+        return body  # a tokenizer's count moves in uneven steps: the estimate is what the body gives
 
     def charge(self, estimate: int, exchange) -> int:
         usage = exchange.json().get("usage") or {}
         assert isinstance(usage.get("total_tokens"), int), f"an admitted answer carries no usage: {exchange.body[:300]!r}"
         return usage["total_tokens"]
+
+
+def per_choice_cap(capabilities) -> int:
+    """The largest max_tokens one choice of the chat deployment accepts with a short prompt."""
+    caps = [c for c in (capabilities.max_completion_tokens, capabilities.context_window and capabilities.context_window // 2) if c]
+    return min(caps) if caps else 4096
+
+
+def spread(body: dict, completion: int, cap: int) -> dict:
+    """``body`` asking for ``completion`` tokens in all (at least 1), in as few choices of at most ``cap`` as possible."""
+    completion = max(1, completion)
+    n = min(128, math.ceil(completion / cap))
+    return {**body, "max_tokens": max(1, completion // n), **({"n": n} if n > 1 else {})}
 
 
 # -- the window model --------------------------------------------------------------------------------
@@ -175,6 +210,7 @@ class Checker:
         self.advance, self.virtual, self.need_ms, self.per_10s = advance, virtual, need_ms, per_10s
         self.uncertainty = 0.05 if virtual else 1.5  # retry-after-ms is exact; whole seconds are not
         self.model = target.deployment
+        self.cap = per_choice_cap(target.capabilities)
         self.offset = 0.0  # seconds the virtual clock was advanced
         self.window: Window | None = None
 
@@ -187,22 +223,33 @@ class Checker:
         return exchange
 
     def body_for(self, estimate: int, prompt_words: int = 3) -> dict | None:
+        """A chat body whose estimate is ``estimate`` (exactly, where the rule allows), or None if too small."""
         body = chat(words(prompt_words), max_tokens=1)
-        cap = estimate - self.rule.estimate(body, self.model) + 1
-        return None if cap < 1 else {**body, "max_tokens": cap}
+        completion = estimate - self.rule.prompt(body, self.model)
+        if completion < 1:
+            return None
+        body = spread(body, completion, self.cap)
+        return self.rule.pad(body, completion - allowance(body))
+
+    def sized(self, prompt_words: int, completion: int) -> dict:
+        """A chat body of ``prompt_words`` made-up words asking for ``completion`` tokens in all."""
+        return spread(chat(words(prompt_words), max_tokens=1), completion, self.cap)
 
     def wait_out(self, refusal, body: dict, refused_at: float | None = None) -> None:
-        """Wait the refusal's Retry-After, resend: it must be admitted (the next window is empty, and
-        a request larger than the limit is admitted into an empty window). Starts a new window model.
+        """Wait the refusal's Retry-After, resend: it must be admitted (the next window is empty, and the
+        request fits an empty window). Starts a new window model.
 
-        The retry asks the same of the model in new words (a cache must not answer it: a cached answer
-        is not charged, which would make the window's content unknowable)."""
+        The retry asks the same of the model in new words of the same length (a cache must not answer it:
+        a cached answer is not charged, which would make the window's content unknowable)."""
         refused_at = self.now() if refused_at is None else refused_at
         wait = check_refusal_headers(refusal, None, self.need_ms)
         self.advance(wait)
         if self.virtual:
             self.offset += wait
-        body = {**body, "messages": [{"role": "user", "content": words(len(body["messages"][0]["content"].split()))}]}
+        length = len(body["messages"][0]["content"])
+        content = words(len(body["messages"][0]["content"].split()))
+        content = (content + " " + "z" * length)[:length] if len(content) < length else content[:length]
+        body = {**body, "messages": [{"role": "user", "content": content}]}
         retry = self.post(body)
         assert retry.status == 200, (
             f"Retry-After said {wait:g} s; after waiting that long the same request was refused again "
@@ -211,19 +258,35 @@ class Checker:
         self.window.admitted(self.rule.charge(self.rule.estimate(body, self.model), retry))
 
     def align(self) -> None:
-        """Find the end of the current window with an oversized request, wait for it, retry (honesty)."""
-        oversized = chat(words(2), max_tokens=self.limit + 1)
-        for _ in range(3):
-            exchange = self.post(oversized)
+        """Find the end of the current window with a request it cannot take, wait for it, retry (honesty)."""
+        if self.rule.oversized_admitted_when_empty:
+            probe = self.sized(2, self.limit + 1)  # refused while the window holds anything
+            attempts = [probe] * 3
+        else:
+            # A filler the empty window takes, then a small request the filled window cannot take.
+            attempts = [self.body_for(self.limit - self.rule.slack), self.body_for(4 * self.rule.slack + 20)]
+        for body in attempts:
+            exchange = self.post(body)
             if exchange.status == 429:
-                self.wait_out(exchange, oversized)
-                if self.virtual:  # the oversized retry filled this window: judge from the next, empty one
+                self.wait_out(exchange, body)
+                if self.virtual:  # the retry may have filled this window: judge from the next, empty one
                     self.advance(WINDOW_S)
                     self.offset += WINDOW_S
                     self.window.roll()
                 return
-        raise AssertionError(f"three requests each larger than the declared limit ({self.limit} tokens) were admitted "
-                             "in a row: the limit is not enforced")
+        raise AssertionError(f"requests adding up to more than the declared limit ({self.limit} tokens) were all admitted "
+                             "in one window: the limit is not enforced")
+
+    def send_oversized(self) -> None:
+        """Azure's rule: a request larger than the whole limit is refused at once and charged nothing."""
+        body = self.body_for(self.limit + 4 * self.rule.slack + 10)
+        exchange = self.post(body)
+        assert exchange.status == 429, (
+            f"a request whose estimate ({self.rule.estimate(body, self.model)}) is larger than the whole limit "
+            f"({self.limit} tokens) got {exchange.status}: it can never fit a window and must be refused")
+        value = exchange.header("retry-after")
+        assert value is not None and value.strip().isdigit() and int(value) >= 1, (
+            f"the 429 for a request that can never fit carries no Retry-After (got {value!r})")
 
     def send(self, body: dict) -> tuple[str, object]:
         """Send and judge one request; returns ('admit'|'refuse', exchange)."""
@@ -333,7 +396,12 @@ def test_token_limit_state_machine_on_virtual_clock(aigw_target):
         @rule(prompt_words=st.sampled_from([2, 40, 400]), share=st.floats(0.01, 0.45))
         @first.rule
         def send(self, prompt_words, share):
-            self._send(chat(words(prompt_words), max_tokens=max(1, int(limit * share))))
+            self._send(self.checker.sized(prompt_words, int(limit * share)))
+
+        @rule()
+        @first.rule
+        def too_large_for_any_window(self):
+            self.checker.send_oversized()  # the window model is unchanged: later verdicts prove nothing was charged
 
         @rule(delta=st.sampled_from([-60, -3, 0, 3, 60]))
         @first.rule
@@ -376,7 +444,9 @@ def test_deployments_have_independent_limits(aigw_target):
     checker = _virtual_checker(target, admin, limits["tokens_limit"])
     try:
         checker.align()
-        assert checker.send(chat(words(5), max_tokens=20))[0] == "admit", "a small request into an empty window was refused"
+        checker.send_oversized()
+        assert checker.send(chat(words(5), max_tokens=20))[0] == "admit", (
+            "a small request into an empty window was refused (after a request too large for any window: was it charged?)")
         outcome, _ = checker.send(checker.body_for(checker.limit - checker.window.used + 10))
         assert outcome == "refuse", "a request over the remaining tokens was admitted"
         other = target.post("embeddings", {"input": words(5)})
@@ -403,7 +473,7 @@ def test_token_limit_per_key_in_real_time(aigw_target):
         checker.send(checker.body_for(limit - checker.window.used + delta))
     rng = random.Random(target.seed)
     for _ in range(6):  # generated traffic, each request judged; real usage stays a small share of the limit
-        checker.send(chat(words(rng.choice([3, 30, 120])), max_tokens=rng.choice([5, limit // 4, limit // 2, limit])))
+        checker.send(checker.sized(rng.choice([3, 30, 120]), rng.choice([5, limit // 4, limit // 2, limit])))
     if len(target.api_keys) > 1:
         heavy = target.post("chat", chat(words(200), max_tokens=5), key_index=1 - key)
         if heavy.status == 200:  # charged to the other key: must not count here

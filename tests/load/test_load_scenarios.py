@@ -9,8 +9,9 @@ import yaml
 
 from aigw.cli.main import main
 from aigw.gateway.config import example_config_path
-from aigw.load.runner import LoadRun, run
-from aigw.load.target import load_target_config
+from aigw.load.runner import LoadRun, run as run_plan
+from aigw.stack.configs import load_target_config
+from aigw.stack.run import load_target
 
 TOKEN_LIMIT = 2000  # per minute and subscription: reached within a couple of seconds
 
@@ -28,6 +29,11 @@ def _gateway_config(tmp_path, token_limit: int | None) -> str:
     path = tmp_path / f"gateway-{token_limit}.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return str(path)
+
+
+def run(plan: LoadRun, echo=None):
+    """The runner against the embedded target the plan describes, as `aigw load` starts it."""
+    return run_plan(plan, echo or (lambda line: None), load_target(plan.gateway_config, plan.latency, plan.seed))
 
 
 def _gates(outcome) -> dict:

@@ -17,7 +17,8 @@ from aigw.load.metrics import caching, rate_limit, worst_window
 from aigw.load.schedule import ScheduleError, admin_calls, check_backends, load_schedule, parse_mocks
 from aigw.load.sla import Sla, SlaError, evaluate, load_sla, passed
 from aigw.load.sse_client import StreamResult
-from aigw.load.target import CACHED_API_PATH, clock_offset_for, load_target_config
+from aigw.load.target import clock_offset_for
+from aigw.stack.configs import CACHED_API_PATH, load_target_config
 
 
 def _requests(key, times, tokens, latency=0.05):

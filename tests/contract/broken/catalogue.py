@@ -3,38 +3,36 @@
 Each ``Defect`` breaks ONE contract rule of the real mock or the real gateway and names the group in which
 ``aigw check`` must report it and the check (a substring of the failing test's id) that should catch it.
 Gateway defects keep the capabilities the example config *declares*: the target claims what it no longer
-delivers. ``start(defect)`` runs the broken stack in background threads on free ports and yields the
-``aigw check`` flags that point at it; ``python -m broken`` (from tests/contract) checks one defect.
+delivers. ``start(defect)`` runs the broken stack (``aigw.stack`` in a background thread, on free ports)
+and yields the ``aigw check`` flags that point at it; ``python -m broken`` (from tests/contract) checks one
+defect.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import orjson
-import yaml
 
-from aigw.mocks.selftest import _free_port, start_in_thread
+from aigw.protocol.serving import start_in_thread
 from broken.model_api import (ChunkIdsChange, ContentTypeIgnored, JsonModeFenced, OnlyOneChoice, SecondDeltaDropped,
                               SpuriousThrottling, ToolArgumentsNotJson, CompletionOverMaxTokens, CreatedInMilliseconds, DoneWithoutDataField,
                               ErrorBodyNotOpenAIShape, JsonServedAsTextPlain, MethodNotAllowedWithoutAllow, NoRequestId,
                               NoRoleInFirstDelta, RemainingTokensGrow, RetryAfterMissing, RetryAfterTooShort,
                               ServerErrorOnBadJson, StreamedToolArgumentsNotJson, StreamWithoutDone, UnknownFieldsIgnored,
                               UsageChunkDropped, UsageChunkUnasked, UsageTotalOffByOne)
-from broken.services import (EMBEDDED_KEYS, AgentCardPointsAtBackend, ExactMatchCache, AllDownWithoutRetryAfter, CacheWithoutVaryBy,
+from broken.services import (AgentCardPointsAtBackend, ExactMatchCache, AllDownWithoutRetryAfter, CacheWithoutVaryBy,
                              ContentSafetyNotEnforced, JsonRpcErrorIdNotEchoed, McpSessionNotRequired,
                              MetricsDoublePromptTokens, MissingKeyAccepted, NoRetryPolicy, TokenLimitNotEnforced)
 from broken.wire import BrokenApp, Defect
 
-FUZZ_KEY = "ops-key-000000003"
+ADMIN_TOKEN = "broken-target-admin-token"
 # A defect of the mock is checked on the Azure chat operation only: one operation keeps each run short.
 ONE_OPERATION = ("--capability", "v1_paths=false", "--capability", "seed_paths=false",
                  "--capability", "completions=false", "--capability", "embeddings=false")
@@ -96,47 +94,26 @@ class Running:
     flags: list[str]
 
 
-def _mock_app(region: str | None = None):
-    """The default mock, latency off (as ``aigw up`` runs it for a region)."""
+def _mock_app():
+    """The default mock, latency off, alone (a defect of the mock is checked with the backend profile)."""
     from aigw.mocks.app import MockApp
-    from aigw.mocks.config import MockConfig, default_config
+    from aigw.stack.configs import mock_config
 
-    data = {**default_config().model_dump(), "latency": "off", **({"region": region} if region else {})}
-    return MockApp(MockConfig.model_validate(data))
-
-
-def gateway_config_for(mock_urls: list[str], change: Callable[[dict], None] | None = None):
-    """The example gateway config with its three mock regions at ``mock_urls``, optionally changed."""
-    from aigw.gateway.config import GatewayConfig, example_config_path
-    from aigw.gateway.server import REGIONS
-    from aigw.protocol.yamlconfig import expand_env, parse_model
-
-    text = Path(example_config_path()).read_text("utf-8")
-    for region, url in zip(REGIONS, mock_urls):
-        text = re.sub(r"\$\{AIGW_MOCK_%s:-[^}]*\}" % region.upper(), url, text)
-    data = yaml.safe_load(text)
-    if change is not None:
-        change(data)
-    return parse_model(GatewayConfig, expand_env(yaml.safe_dump(data, sort_keys=False), "broken gateway"), "broken gateway")
+    return MockApp(mock_config("eastus", None, "off"))
 
 
-def _serve(app, servers: list) -> str:
-    port = _free_port()
-    servers.append(start_in_thread(app, port))
-    return f"http://127.0.0.1:{port}"
-
-
-def gateway_flags(mock_urls: list[str]) -> list[str]:
+def gateway_flags(endpoints) -> list[str]:
     """What the embedded default declares (``aigw check`` without --target), for the same stack."""
-    from aigw.contract_tests.runner import embedded_capabilities
-
-    declared = embedded_capabilities(gateway_config_for(mock_urls))
-    flags = ["--profile", "gateway", "--fuzz-key", FUZZ_KEY]
-    for key in EMBEDDED_KEYS:
+    flags = ["--profile", "gateway", "--fuzz-key", endpoints.fuzz_key]
+    for key in endpoints.keys:
         flags += ["--api-key", key]
-    for url in mock_urls:
+    for url in endpoints.mocks.values():
         flags += ["--mock-admin", url]
-    for name, value in declared.items():
+    for url in endpoints.reset_urls:
+        flags += ["--reset-url", url]
+    if endpoints.reset_urls:
+        flags += ["--reset-token", endpoints.admin_token]
+    for name, value in endpoints.capabilities.items():
         flags += ["--capability", f"{name}={'null' if value is None else orjson.dumps(value).decode()}"]
     return flags
 
@@ -144,25 +121,21 @@ def gateway_flags(mock_urls: list[str]) -> list[str]:
 @contextlib.contextmanager
 def start(defect: Defect | None, base: str | None = None) -> Iterator[Running]:
     """The broken stack (``defect=None``: the unbroken one) on free ports, stopped on exit."""
-    from aigw.gateway.app import GatewayApp
-    from aigw.gateway.server import REGIONS
+    from aigw.stack.plan import StackPlan
+    from aigw.stack.run import Customize, in_thread
 
     base = base or defect.base
-    servers: list = []
-    wrap = (lambda app: BrokenApp(app, defect)) if defect else (lambda app: app)
-    try:
-        if base == "mock":
-            url = _serve(wrap(_mock_app()), servers)
-            yield Running(url, ["--profile", "backend", "--mock-admin", url])
-        else:
-            mock_urls = [_serve(_mock_app(region), servers) for region in REGIONS]
-            config = gateway_config_for(mock_urls, defect.gateway_config if defect else None)
-            url = _serve(wrap(GatewayApp(config)), servers)
-            yield Running(url, gateway_flags(mock_urls))
-    finally:
-        for server in reversed(servers):
-            server.should_exit = True
-        time.sleep(0.05 if servers else 0)
+    wrap = (lambda app: BrokenApp(app, defect)) if defect else None
+    if base == "mock":
+        server = start_in_thread(wrap(_mock_app()) if wrap else _mock_app())
+        try:
+            yield Running(server.url, ["--profile", "backend", "--mock-admin", server.url])
+        finally:
+            server.stop()
+        return
+    plan = StackPlan(latency="off", admin_token=ADMIN_TOKEN, log_level="error")
+    with in_thread(plan, Customize(defect.gateway_config if defect else None, wrap)) as endpoints:
+        yield Running(endpoints.gateway, gateway_flags(endpoints))
 
 
 def run_check(name: str, *options: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -257,6 +257,8 @@ class SpuriousThrottling(Defect):
     def response(self, scope, body, wire):
         request = json_of(body)
         asked = request.get("max_tokens") if isinstance(request, dict) else None
+        if isinstance(asked, int) and isinstance(request.get("n"), int):
+            asked *= request["n"]  # the charge covers every choice
         limit, remaining = wire.header(b"x-ratelimit-limit-tokens"), wire.header(b"x-ratelimit-remaining-tokens")
         if wire.status != 200 or not isinstance(asked, int) or not (limit or b"").isdigit() or not (remaining or b"").isdigit():
             return
