@@ -33,10 +33,13 @@ examples:
   aigw check --target https://contoso.azure-api.net --profile gateway \\
              --api-key $TENANT_A_KEY --api-key $TENANT_B_KEY --capabilities gateway-caps.yaml
   aigw check --target http://localhost:8080 --capability caching=true --exclude failover
+  aigw check --target http://localhost:8080 --api-key tenant-a-key-0001 --mock-admin http://localhost:8081 \
+             --reset-url http://localhost:8080/_aigw/reset --reset-token $AIGW_ADMIN_TOKEN   # after `aigw up`
 
 capabilities file (YAML, any field overrides the profile):
   streaming: true          caching: true          metrics: /metrics      rate_limit_tpm: 20000
   embeddings: true         content_safety: false  mcp: false             request_id_header: apim-request-id
+  max_completion_tokens: 16384   context_window: 128000   (the chat deployment's model limits)
 
 the same suite under pytest (markers aigw_schema, aigw_streaming, ...):
   pytest --pyargs aigw.contract_tests.suite --aigw-target http://localhost:8000 -m aigw_schema
@@ -139,7 +142,8 @@ def _embedded(args: argparse.Namespace, report_dir: Path, console) -> int:
     try:
         with in_process(plan, report_dir / "stack.log") as stack:
             runner.probe(stack.gateway, "embedded gateway")
-            declared = [f"{name}={'null' if value is None else json.dumps(value)}" for name, value in stack.capabilities.items()]
+            capabilities = stack.declared_capabilities(args.deployment, args.completions_deployment, args.embeddings_deployment)
+            declared = [f"{name}={'null' if value is None else json.dumps(value)}" for name, value in capabilities.items()]
             options = _options(args, stack.gateway, args.profile or "gateway", declared, args.api_key or stack.keys,
                                args.fuzz_key or stack.fuzz_key, list(stack.mocks.values()), stack.mock_token,
                                stack.reset_urls, stack.admin_token)

@@ -34,6 +34,7 @@ MARKER = "aigw"
 # Groups whose checks send model traffic and must not start throttled (see ``state``); rate_limits waits for
 # its windows itself, auth/mcp/a2a do not depend on the model API.
 SETTLED_GROUPS = frozenset({"schema", "streaming", "caching", "failover", "safety", "metrics", "robustness"})
+BULK_GROUPS = frozenset({"schema", "robustness"})  # they send with --fuzz-key (an unthrottled key) when given
 # The statuses a group's rules are about: a check failing on any other 429/503 is not judged on it.
 JUDGED_STATUSES = {"rate_limits": frozenset({429}), "failover": frozenset({503})}
 

@@ -204,7 +204,8 @@ class GroupStart:
             return
         if group in groups_.SETTLED_GROUPS:
             max_wait = config.option.aigw_max_wait
-            self.evidence = state.settle(target, notifier(config), max_wait, key=target.fuzz_key or target.main_key)
+            key = (target.fuzz_key or target.main_key) if group in groups_.BULK_GROUPS else target.main_key
+            self.evidence = state.settle(target, notifier(config), max_wait, key=key)
             if self.evidence is not None:
                 self.blocked = state.unavailable_reason(max_wait) + " at the start of this group"
 

@@ -63,10 +63,10 @@ class RichProgress:
         self.progress.update(self.task, description=self.current)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        skipped = INCONCLUSIVE if is_inconclusive(report) else "not applicable"
         if report.when == "call":
-            self._advance("failed" if report.failed else INCONCLUSIVE if is_inconclusive(report) else "passed", report)
+            self._advance("failed" if report.failed else skipped if report.skipped else "passed", report)
         elif report.when == "setup" and (report.skipped or report.failed):
-            skipped = INCONCLUSIVE if is_inconclusive(report) else "not applicable"
             self._advance(skipped if report.skipped else "failed", report)
         elif report.when == "teardown" and report.failed:
             self.console.print(f"[red]✗ teardown[/] {report.nodeid.rsplit('/', 1)[-1][:160]}")

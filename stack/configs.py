@@ -127,13 +127,12 @@ def _policy_names(scopes: list[Any]) -> set[str]:
             for entry in policies.section(section)}
 
 
-def capabilities(config: GatewayConfig, mocks: MockConfig, deployments: dict[str, str]) -> dict[str, Any]:
-    """What the gateway really offers, read from its config (so it stays true as the example grows), and the
-    model limits of the deployments ``aigw check`` uses (``deployments``: operation → deployment name)."""
+def capabilities(config: GatewayConfig) -> dict[str, Any]:
+    """What the gateway really offers, read from its config (so it stays true as the example grows)."""
     names = _policy_names([config.policies, *(a.policies for a in config.apis), *(p.policies for p in config.products),
                            *(o.policies for a in config.apis for o in a.operations)])
     kinds = {api.kind for api in config.apis}
-    found = {
+    return {
         "rate_limits": bool(names & {*TOKEN_LIMIT_POLICIES, "rate-limit-by-key"}),
         "quota": bool(names & {*TOKEN_LIMIT_POLICIES, "quota-by-key"}),
         "caching": bool(names & {"llm-semantic-cache-lookup", "azure-openai-semantic-cache-lookup"}),
@@ -144,15 +143,12 @@ def capabilities(config: GatewayConfig, mocks: MockConfig, deployments: dict[str
                      "/.well-known/agent-card.json") if "a2a" in kinds else None),
         "rate_limit_tpm": _tenant_tokens_per_minute(config),
     }
-    by_name = {d.name: d for d in mocks.deployments}
-    chat, completions, embeddings = (by_name.get(deployments.get(op, "")) for op in ("chat", "completions", "embeddings"))
-    if chat is not None:
-        found.update({"context_window": chat.context_window, "max_completion_tokens": chat.max_completion_tokens})
-    if completions is not None:
-        found["completions_context_window"] = completions.context_window
-    if embeddings is not None:
-        found["embeddings_max_input_tokens"] = embeddings.max_input_tokens
-    return found
+
+
+def model_limits(mocks: MockConfig) -> dict[str, dict[str, int | None]]:
+    """Each deployment's model limits (the mocks of all regions share one deployment list)."""
+    return {d.name: {"context_window": d.context_window, "max_completion_tokens": d.max_completion_tokens,
+                     "max_input_tokens": d.max_input_tokens} for d in mocks.deployments}
 
 
 def _tenant_tokens_per_minute(config: GatewayConfig) -> int | None:

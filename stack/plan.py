@@ -73,6 +73,7 @@ class Endpoints:
     cached_api_path: str | None = None  # a model API behind the semantic cache
     clock_offset: float = 0.0
     capabilities: dict[str, Any] = field(default_factory=dict)  # what the gateway offers, for `aigw check`
+    model_limits: dict[str, dict[str, int | None]] = field(default_factory=dict)  # deployment → its model's limits
     log: str | None = None  # where the servers' log goes (a child process's stderr)
 
     def to_json(self) -> str:
@@ -82,6 +83,20 @@ class Endpoints:
     def from_json(cls, text: str) -> "Endpoints":
         data = json.loads(text)
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+    def declared_capabilities(self, chat: str = "gpt-4o", completions: str = "gpt-35-turbo-instruct",
+                              embeddings: str = "text-embedding-3-small") -> dict[str, Any]:
+        """What ``aigw check`` may declare for this stack: the gateway's capabilities and the model limits of the
+        deployments it will use (a deployment the stack does not have keeps the suite's conservative defaults)."""
+        declared = dict(self.capabilities)
+        if chat in self.model_limits:
+            declared["context_window"] = self.model_limits[chat]["context_window"]
+            declared["max_completion_tokens"] = self.model_limits[chat]["max_completion_tokens"]
+        if completions in self.model_limits:
+            declared["completions_context_window"] = self.model_limits[completions]["context_window"]
+        if embeddings in self.model_limits:
+            declared["embeddings_max_input_tokens"] = self.model_limits[embeddings]["max_input_tokens"]
+        return declared
 
     def reset(self, timeout: float = 10.0) -> None:
         """Every mock (``/_mock/reset``) and the gateway (its admin reset) back to their start."""

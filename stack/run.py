@@ -91,7 +91,7 @@ async def serve(plan: StackPlan, ready: Callable[[Endpoints], None], stop: async
         reset_urls=[gateway + "/_aigw/reset"] if admin else [], mcp_path=configs.mcp_path(gateway_config),
         cached_api_path=configs.cached_api_path(gateway_config),
         clock_offset=plan.clock_offset,
-        capabilities=configs.capabilities(gateway_config, mocks[0], CHECK_DEPLOYMENTS))
+        capabilities=configs.capabilities(gateway_config), model_limits=configs.model_limits(mocks[0]))
     servers = [OwnedServer(uvicorn_config(app, plan.host, port, log_level=plan.log_level)) for app, port in zip(apps, ports)]
     if prepare:
         from aigw.protocol.process import prepare_process
@@ -108,14 +108,11 @@ async def serve(plan: StackPlan, ready: Callable[[Endpoints], None], stop: async
         ready(endpoints)
         await stop.wait()
     finally:
-        for server in servers:  # the gateway first: in-flight requests drain against live mocks
+        servers[0].should_exit = True  # the gateway first: its in-flight requests drain against live mocks
+        await asyncio.gather(tasks[0], return_exceptions=True)
+        for server in servers[1:]:
             server.should_exit = True
-            await asyncio.sleep(0)
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-# The deployments `aigw check` uses by default: their model limits are declared as capabilities.
-CHECK_DEPLOYMENTS = {"chat": "gpt-4o", "completions": "gpt-35-turbo-instruct", "embeddings": "text-embedding-3-small"}
 
 
 def _bind(plan: StackPlan) -> tuple[list, list[int]]:

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ["aigw.specs", "aigw.protocol", "aigw.mocks", "aigw.gateway", "aigw.contract_tests", "aigw.load", "aigw.cli"]
+PACKAGES = ["aigw.specs", "aigw.protocol", "aigw.mocks", "aigw.gateway", "aigw.contract_tests", "aigw.load", "aigw.stack",
+            "aigw.cli"]
+FOLDERS = {"specs", "protocol", "mocks", "gateway", "contract_tests", "load", "stack", "cli"}
 
 
 def test_editable_install_resolves_every_package_to_its_folder():
@@ -37,10 +39,9 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_every_source_package_is_in_the_wheel(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    folders = {"specs", "protocol", "mocks", "gateway", "contract_tests", "load", "cli"}
     for init in REPO.glob("*/**/__init__.py"):
         relative = init.relative_to(REPO)
-        if relative.parts[0] in folders:
+        if relative.parts[0] in FOLDERS:
             assert "aigw/" + relative.as_posix() in names, f"{relative} is missing from the wheel: list it in pyproject packages"
 
 
@@ -54,6 +55,32 @@ def test_wheel_holds_only_the_aigw_namespace_and_the_contract(wheel):
     assert not any(n.startswith("aigw/__init__") for n in names)  # a namespace, open for plugins
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "aigw = aigw.cli.main:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def _imports(folder: str) -> list[tuple[str, str, str]]:
+    """``(file, module, name)`` for every ``from aigw.X import name`` / ``import aigw.X`` in ``folder``."""
+    import ast
+
+    found = []
+    for path in (REPO / folder).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("aigw."):
+                found += [(str(path.relative_to(REPO)), node.module, alias.name) for alias in node.names]
+            elif isinstance(node, ast.Import):
+                found += [(str(path.relative_to(REPO)), alias.name, "") for alias in node.names if alias.name.startswith("aigw.")]
+    return found
+
+
+def test_the_suite_and_the_load_scenarios_talk_to_targets_only_over_http():
+    """contract_tests/ and load/ get URLs and keys (from aigw.stack, via the CLI); they never import the mock or
+    the gateway, and no package reaches into another's private helpers."""
+    for folder in ("contract_tests", "load"):
+        for file, module, _ in _imports(folder):
+            assert not module.startswith(("aigw.mocks", "aigw.gateway", "aigw.stack")), f"{file} imports {module}"
+    for folder in FOLDERS:
+        for file, module, name in _imports(folder):
+            own = module.split(".")[1] == folder
+            assert own or not name.startswith("_"), f"{file} imports the private {name} from {module}"
 
 
 def test_wheel_runs_the_mock_without_the_source_tree(wheel, tmp_path):

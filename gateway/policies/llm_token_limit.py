@@ -16,6 +16,14 @@ alone is larger than the limit; reservations are clamped to the limit so such a 
 into an empty window rather than never) at most one request's excess is added. Nothing is read and
 then written across an await.
 
+A request larger than the whole limit is *not* refused outright, unlike Azure OpenAI's own TPM (which
+answers it with a 429 and ``retry-after: 86400``, see ``aigw.mocks.ratelimit``): APIM documents that it
+estimates the prompt only and otherwise counts the usage the backend reports, letting a request that
+overshoots through and blocking later ones until the window frees up — so a large ``max_tokens`` alone
+never makes APIM refuse. Clamping keeps that (the request gets an empty window) without letting it
+poison the window: the reservation is reconciled to the real usage, and refunded entirely when the
+backend refuses the request (a model-limit 400, a 429).
+
 ``default-completion-tokens`` is an aigw extension (default 256): APIM estimates the prompt only,
 which is what ``default-completion-tokens: 0`` gives for requests without a cap.
 

@@ -20,7 +20,9 @@ def test_the_child_process_stack_serves_reports_its_endpoints_and_stops(tmp_path
     with in_process(StackPlan(seed=3, latency="off", admin_token="a-token-of-twenty-chars"), log) as endpoints:
         assert set(endpoints.mocks) == {"eastus", "swedencentral", "westus"}
         assert endpoints.keys == ["tenant-a-key-0001", "tenant-b-key-0002"] and endpoints.fuzz_key == "ops-key-000000003"
-        assert endpoints.capabilities["rate_limit_tpm"] == 20000 and endpoints.capabilities["max_completion_tokens"] == 16384
+        assert endpoints.capabilities["rate_limit_tpm"] == 20000
+        assert endpoints.declared_capabilities()["max_completion_tokens"] == 16384
+        assert endpoints.declared_capabilities("gpt-4")["context_window"] == 8192
         answer = httpx.post(endpoints.gateway + CHAT, json={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5},
                             headers={"api-key": endpoints.keys[0]}, timeout=30)
         assert answer.status_code == 200

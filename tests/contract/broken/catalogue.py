@@ -113,7 +113,7 @@ def gateway_flags(endpoints) -> list[str]:
         flags += ["--reset-url", url]
     if endpoints.reset_urls:
         flags += ["--reset-token", endpoints.admin_token]
-    for name, value in endpoints.capabilities.items():
+    for name, value in endpoints.declared_capabilities().items():
         flags += ["--capability", f"{name}={'null' if value is None else orjson.dumps(value).decode()}"]
     return flags
 
