@@ -12,11 +12,13 @@ model list only where declared). Generated deployment names and ``/v1`` model na
 in the contract, so the *positive* parts of a case are mapped onto the target's declared deployments
 (otherwise valid data would only ever meet an honest 404); negative parts stay as generated.
 
-Model limits are not in the contract either: a schema-valid ``max_tokens`` of two billion is a 400 from
-Azure OpenAI ("max_tokens is too large"). So positive bodies are also fitted into the deployment's declared
-limits (``fit_to_model_limits``): completion caps within the context window left by the prompt, and the
-whole request's completion allowance (cap × choices) within one answer's cap — a request any deployment
-can serve without its admission estimate exceeding a whole TPM window.
+Two more rules of the real API are not in the contract, so positive bodies are fitted to them too
+(``fit_positive_body``): model limits — a schema-valid ``max_tokens`` of two billion is a 400 from Azure
+OpenAI ("max_tokens is too large"), so completion caps are kept within the context window left by the
+prompt and the whole request's completion allowance (cap × choices) within one answer's cap, a request any
+deployment can serve without its admission estimate exceeding a whole TPM window; and JSON Schemas — a
+tool's ``parameters`` or a ``response_format`` schema must be a valid JSON Schema (the contract can only
+say "an object"), so an invalid one is replaced by ``{"type": "object"}``.
 
 Valid data may still be throttled (429, with Retry-After) by a target with rate limits — the spec
 allows it and the rate-limit group judges it; so ``positive_data_acceptance`` accepts 429 too. Use an
@@ -34,7 +36,7 @@ from typing import Any
 from aigw.contract_tests.capabilities import Capabilities
 from aigw.contract_tests.checks import operation_kind
 from aigw.contract_tests.target import Exchange, Target
-from aigw.protocol.spec import load_openapi
+from aigw.protocol.spec import json_schema_fault, load_openapi
 from aigw.protocol.tokens import TokenCountError, count_chat_prompt, count_prompts
 
 MODEL_API_TAGS = {"AzureOpenAI": "azure_paths", "OpenAIV1": "v1_paths", "AI": "seed_paths"}
@@ -124,6 +126,24 @@ def integers_as_integers(value: Any) -> Any:
 TOKEN_MARGIN = 1.1  # a target's tokenizer may count a little differently from ours
 
 
+def fit_positive_body(kind: str, body: dict, capabilities: Capabilities, model: str) -> dict:
+    """A valid body, fitted to what the API accepts beyond the contract (see the module docstring)."""
+    if kind == "chat":
+        _valid_schemas(body)
+    return fit_to_model_limits(kind, body, capabilities, model)
+
+
+def _valid_schemas(body: dict) -> None:
+    holders = [tool.get("function") for tool in body.get("tools") or [] if isinstance(tool, dict)]
+    holders += list(body.get("functions") or [])
+    for holder in holders:
+        if isinstance(holder, dict) and "parameters" in holder and json_schema_fault(holder["parameters"]):
+            holder["parameters"] = {"type": "object"}
+    json_schema = (body.get("response_format") or {}).get("json_schema") if isinstance(body.get("response_format"), dict) else None
+    if isinstance(json_schema, dict) and "schema" in json_schema and json_schema_fault(json_schema["schema"]):
+        json_schema["schema"] = {"type": "object"}
+
+
 def fit_to_model_limits(kind: str, body: dict, capabilities: Capabilities, model: str) -> dict:
     """Completion caps of a valid chat or completions body, lowered to what the deployment accepts (see module doc)."""
     if kind == "chat":
@@ -174,7 +194,7 @@ def case_mapper(target: Target):
         body = case.body if isinstance(case.body, dict) else None
         body_positive = body is not None and positive(case, ParameterLocation.BODY)
         if body_positive:
-            case.body = body = fit_to_model_limits(kind, integers_as_integers(body), target.capabilities, deployment)
+            case.body = body = fit_positive_body(kind, integers_as_integers(body), target.capabilities, deployment)
             dimensions = body.get("dimensions")
             if kind == "embeddings" and isinstance(dimensions, int) and dimensions > target.capabilities.embedding_max_dimensions:
                 body["dimensions"] = target.capabilities.embedding_max_dimensions

@@ -12,9 +12,10 @@ import zlib
 
 import orjson
 
-from aigw.mocks import content_filter, embedder, generation, model_limits, render, schema_data
+from aigw.mocks import content_filter, embedder, generation, model_limits, render
 from aigw.mocks.config import Deployment
 from aigw.protocol import errors, ids
+from aigw.protocol.spec import json_schema_fault
 from aigw.protocol.tokens import (
     count_chat_prompt,
     count_embedding_input,
@@ -161,7 +162,7 @@ def request_problem(operation: str, body: dict[str, Any], deployment: Deployment
     if operation == "chat":
         for i, tool in enumerate(body.get("tools") or []):
             function = tool.get("function") or {}
-            fault = schema_data.schema_fault(function.get("parameters", {}))
+            fault = json_schema_fault(function.get("parameters", {}))
             if fault:
                 return errors.invalid_request(f"Invalid schema for function '{function.get('name')}': {fault}",
                                               param=f"tools[{i}].function.parameters", code="invalid_function_parameters")

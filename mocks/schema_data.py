@@ -36,12 +36,12 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-import jsonschema
 import orjson
 
 from aigw.mocks.schema_merge import merge
 from aigw.mocks.schema_scalars import ATTEMPTS, SchemaGenerationError, number, search, string, word
 from aigw.mocks.textgen import COMMON_WORDS
+from aigw.protocol.spec import json_schema_fault
 
 __all__ = ["SchemaGenerationError", "instance_for_schema", "json_object_text"]
 
@@ -67,21 +67,7 @@ def instance_for_schema(schema: Any, rng: random.Random) -> Any:
     except RecursionError:
         raise SchemaGenerationError("schema recursion is too deep to generate a value") from None
     except Exception as exc:  # malformed keywords (TypeError, ...), referencing errors of dangling $refs
-        raise SchemaGenerationError(schema_fault(schema) or f"cannot generate a value for this schema: {type(exc).__name__}: {exc}") from None
-
-
-def schema_fault(schema: Any) -> str | None:
-    """Why ``schema`` is not a valid JSON Schema (2020-12, or draft-07 as tool schemas often are)."""
-    try:
-        jsonschema.Draft202012Validator.check_schema(schema)
-        return None
-    except jsonschema.SchemaError as exc:
-        try:
-            jsonschema.Draft7Validator.check_schema(schema)
-            return None
-        except jsonschema.SchemaError:
-            where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-            return f"invalid JSON Schema at {where}: {exc.message}"
+        raise SchemaGenerationError(json_schema_fault(schema) or f"cannot generate a value for this schema: {type(exc).__name__}: {exc}") from None
 
 
 def json_object_text(rng: random.Random) -> str:

@@ -19,6 +19,27 @@ import yaml
 SCHEMA_BASE = "https://aigw-suite.dev/schemas/"
 
 
+def json_schema_fault(schema: Any) -> str | None:
+    """Why ``schema`` is not a valid JSON Schema (2020-12, or draft-07 as tool schemas often are); None if it is.
+
+    The API rejects a tool's ``parameters`` or a ``response_format`` schema that is not one, a rule the
+    contract's ``type: object`` cannot state: the mock answers such requests with a 400, the contract suite
+    keeps its generated valid data clear of them.
+    """
+    import jsonschema
+
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+        return None
+    except jsonschema.SchemaError as exc:
+        try:
+            jsonschema.Draft7Validator.check_schema(schema)
+            return None
+        except jsonschema.SchemaError:
+            where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+            return f"invalid JSON Schema at {where}: {exc.message}"
+
+
 def _spec_root():
     return resources.files("aigw.specs")
 

@@ -15,6 +15,7 @@ reaches the model; negative parts are left as generated.
 
 from __future__ import annotations
 
+import functools
 import time
 import zlib
 from collections import Counter
@@ -28,7 +29,9 @@ from schemathesis.engine import Status, events, from_schema
 from schemathesis.generation.case import Case
 from schemathesis.hooks import HookContext
 
-from aigw.contract_tests.schema_engine import integers_as_integers  # one rule for both schemathesis runs
+from aigw.contract_tests.capabilities import Capabilities, load_capabilities
+from aigw.contract_tests.schema_engine import fit_positive_body, integers_as_integers  # one rule for both runs
+from aigw.mocks.config import default_config
 
 SEED = 20241021
 API_VERSION = "2024-10-21"
@@ -69,8 +72,19 @@ def _embedding_model_for(body: dict[str, Any], generated: Any) -> str:
     return _pick("embeddings", generated)
 
 
+@functools.lru_cache(maxsize=None)
+def _limits_of(deployment: str) -> Capabilities:
+    """The deployment's model limits (mocks/default.yaml), as the capabilities the fitting rule reads."""
+    found = next(d for d in default_config().deployments if d.name == deployment)
+    return load_capabilities("backend", overrides={
+        "context_window": found.context_window, "max_completion_tokens": found.max_completion_tokens,
+        "completions_context_window": found.context_window, "embeddings_max_input_tokens": found.max_input_tokens})
+
+
 def route_to_served(context: HookContext | None, case: Case) -> Case:
-    """``map_case`` hook: the positive parts of a case address deployments that serve the operation."""
+    """``map_case`` hook: the positive parts of a case address deployments that serve the operation, and a
+    positive body is fitted to what that deployment accepts beyond the contract (model limits, valid JSON
+    Schemas: the same rule ``aigw check`` applies)."""
     kind = operation_kind(case.operation.path)
     body = case.body if isinstance(case.body, dict) else None
     body_positive = body is not None and _is_positive(case, ParameterLocation.BODY)
@@ -88,6 +102,9 @@ def route_to_served(context: HookContext | None, case: Case) -> Case:
         # Only where the body's model routes the request (/v1/...); deployment paths ignore it, as Azure does.
         generated = body["model"]
         body["model"] = _embedding_model_for(body, generated) if kind == "embeddings" else _pick(kind, generated)
+    served = (case.path_parameters or {}).get("deployment-id") or (body or {}).get("model")
+    if body_positive and isinstance(served, str) and served in SERVED["models"]:
+        case.body = fit_positive_body(kind, body, _limits_of(served), served)
     return case
 
 

@@ -52,7 +52,7 @@ class Outcome:
     elapsed_s: float
 
 
-RUNS = (*(Run("embedded", s, None) for s in SEEDS),
+RUNS = (Run("embedded", 0, None), Run("embedded", 1, None), Run("embedded", 2, REDUCED_EXAMPLES),
         Run("mock", 0, None), *(Run("mock", s, REDUCED_EXAMPLES) for s in SEEDS[1:]))
 
 

@@ -8,7 +8,7 @@ import pytest
 from aigw.contract_tests import state
 from aigw.contract_tests.capabilities import load_capabilities
 from aigw.contract_tests.reporting import Outcome, render_html, scorecard
-from aigw.contract_tests.schema_engine import fit_to_model_limits
+from aigw.contract_tests.schema_engine import fit_positive_body, fit_to_model_limits
 from aigw.contract_tests.target import Exchange
 
 
@@ -89,3 +89,15 @@ def test_the_prompt_leaves_what_is_left_of_the_context_window():
                                      capabilities, "gpt-4")
     assert unreadable["max_tokens"] < 8192
     assert fit_to_model_limits("embeddings", {"input": "x" * 10}, capabilities, "text-embedding-3-small") == {"input": "x" * 10}
+
+
+def test_valid_bodies_carry_only_valid_json_schemas():
+    """The contract says a tool's parameters are "an object"; the API wants a JSON Schema there (a 400 otherwise)."""
+    body = {"messages": [{"role": "user", "content": "hi"}],
+            "tools": [{"type": "function", "function": {"name": "a", "parameters": {"type": "object", "else": []}}},
+                      {"type": "function", "function": {"name": "b", "parameters": {"type": "object", "properties": {}}}}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": 5}}}}
+    fitted = fit_positive_body("chat", body, load_capabilities("backend"), "gpt-4o")
+    assert fitted["tools"][0]["function"]["parameters"] == {"type": "object"}
+    assert fitted["tools"][1]["function"]["parameters"] == {"type": "object", "properties": {}}
+    assert fitted["response_format"]["json_schema"]["schema"] == {"type": "object"}
