@@ -17,7 +17,7 @@ gateway under test that forwards client headers can never reach it by accident.
     GET    /_mock/clock                        {"offset_seconds", "wall"}
     POST   /_mock/clock/advance                {"seconds": 61}
 
-The guard, the JSON answers and the body reading are shared with the other admin APIs (``/_mock/mcp``).
+The guard, the JSON answers and the body reading are shared with the other admin APIs (``/_mock/mcp``, ``/_mock/a2a``).
 """
 
 from typing import Any, Awaitable, Callable
