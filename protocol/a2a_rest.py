@@ -94,8 +94,11 @@ def is_rest_path(path: str) -> bool:
     return _TAIL.search(path) is not None
 
 
+EXTENDED_CARD = "/extendedAgentCard"
+
+
 def is_extended_card_path(path: str) -> bool:
-    return path.endswith("/extendedAgentCard")
+    return path.endswith(EXTENDED_CARD)
 
 
 def error_body(reason: str, message: str, metadata: dict[str, str] | None = None,

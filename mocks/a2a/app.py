@@ -40,7 +40,7 @@ from aigw.mocks.a2a.tasks import TaskStore
 from aigw.mocks.asgi import BodyTooLarge, ClientGone, header_value, read_body, send_bytes, sleep_unless_disconnected
 from aigw.mocks.clock import Clock
 from aigw.protocol import a2a_rest, jsonrpc
-from aigw.protocol.sse import encode_event
+from aigw.protocol.sse import encode_error_event, encode_event
 
 log = logging.getLogger("aigw.mocks.a2a")
 CARD_PATH = "/.well-known/agent-card.json"
@@ -215,7 +215,7 @@ class A2AApp:
         if operation in a2a_rest.STREAMING:
             await _stream(send, result, lambda event: event,
                           lambda code, text, meta: _rest_error(errors.REASONS.get(code, "INTERNAL_ERROR"), text, meta),
-                          extra)
+                          extra, encode_error_event)
         else:
             await _send_json(send, 200, result, extra)
 
@@ -275,8 +275,10 @@ class A2AApp:
 
 
 async def _stream(send: Callable, events: AsyncIterator[dict], frame: Callable[[dict], Any],
-                  error: Callable[[int, str, dict | None], Any], headers: list[tuple[bytes, bytes]]) -> None:
-    """Events as SSE, each wrapped by ``frame``; a failure mid-way is the last event, as ``error`` shapes it."""
+                  error: Callable[[int, str, dict | None], Any], headers: list[tuple[bytes, bytes]],
+                  error_event: Callable[[bytes], bytes] = encode_event) -> None:
+    """Events as SSE, each wrapped by ``frame``; a failure mid-way is the last event, as ``error`` shapes it
+    (JSON-RPC: a plain event holding the error response; HTTP+JSON: an ``event: error`` with the status)."""
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
                             (b"x-accel-buffering", b"no"), *headers]})
@@ -287,11 +289,11 @@ async def _stream(send: Callable, events: AsyncIterator[dict], frame: Callable[[
         return
     except errors.A2AError as exc:
         body = error(exc.code, exc.message, exc.metadata)
-        await send({"type": "http.response.body", "body": encode_event(orjson.dumps(body)), "more_body": True})
+        await send({"type": "http.response.body", "body": error_event(orjson.dumps(body)), "more_body": True})
     except Exception:
         log.exception("A2A stream failed")
         body = error(jsonrpc.INTERNAL_ERROR, "Internal error", None)
-        await send({"type": "http.response.body", "body": encode_event(orjson.dumps(body)), "more_body": True})
+        await send({"type": "http.response.body", "body": error_event(orjson.dumps(body)), "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
