@@ -134,6 +134,16 @@ class MockAdmin:
     def advance_clock(self, seconds: float) -> dict:
         return self._call("POST", "/_mock/clock/advance", {"seconds": seconds})
 
+    def a2a_deliveries(self, agent: str, task_id: str) -> list[dict] | None:
+        """What the mock's A2A agent POSTed to webhooks for a task, oldest first (``/_mock/a2a``); None
+        when this mock has no such agent (another mock behind the target may serve it)."""
+        try:
+            return self._call("GET", f"/_mock/a2a/{agent}/deliveries?task={task_id}")["deliveries"]
+        except AssertionError as exc:
+            if "→ 404" in str(exc):
+                return None
+            raise
+
 
 @dataclass
 class Target:
