@@ -43,6 +43,9 @@ from aigw.protocol.spec import check
 log = logging.getLogger("aigw.mocks")
 
 SCHEMAS = {"chat": "chat-completion-request", "completions": "completion-request", "embeddings": "embedding-request"}
+# Arguments only Azure's contract declares (2024-10-21): OpenAI's own contract forbids them, so on /v1 they
+# are as unknown as OpenAI makes them.
+AZURE_ONLY = {"embeddings": ("input_type",)}
 OPERATION_NAMES = {"chat": "ChatCompletions_Create", "completions": "Completions_Create", "embeddings": "Embeddings_Create"}
 HANG_SECONDS = 3600.0
 
@@ -120,6 +123,11 @@ class MockApp:
         if issues:
             first = issues[0]
             raise Refusal(400, errors.invalid_request(first.message, first.param, first.code))
+        if route.style == routing.OPENAI:
+            for name in AZURE_ONLY.get(operation, ()):
+                if name in body:
+                    raise Refusal(400, errors.invalid_request(f"Unrecognized request argument supplied: {name}", name,
+                                                              "unknown_parameter"))
         deployment = self._deployment(route, body).deployment
         if operation not in deployment.operations:
             raise Refusal(400, errors.error_body(
