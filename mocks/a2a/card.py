@@ -5,7 +5,7 @@ port and behind any proxy that forwards ``Host``. The v1.0 card lists two interf
 version 1.0 on the same URL: JSON-RPC (``POST`` to the URL itself) and HTTP+JSON (the REST paths
 below it, ``…/message:send``, ``…/tasks/{id}``, …). The JSON-RPC endpoint also answers v0.3 method
 names, which the merged v0.3 fields (``url``, ``preferredTransport``, ``protocolVersion``,
-``type``-tagged security schemes, ``additionalInterfaces``) announce — the same merge the official
+``type``-tagged security schemes) announce — the same merge the official
 SDK's server performs, so both generations of clients read one card.
 """
 
