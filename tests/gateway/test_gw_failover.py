@@ -103,7 +103,7 @@ def test_count_breaker_trips_then_503_with_retry_after_then_recovers(clean):
 
 def test_percentage_breaker_trips_when_failures_reach_the_share(clean):
     a = clean[0]
-    cfg = config([backend("only", a, circuit_breaker=breaker(percentage=50, trip="PT1S"))], "only")
+    cfg = config([backend("only", a, circuit_breaker=breaker(percentage=50, trip="PT1S", minimum=6))], "only")
     with running_gateway(cfg) as (base, app, _):
         for _ in range(3):
             assert post(base, HELLO).status_code == 200
