@@ -44,6 +44,7 @@ class BackendRuntime:
     in_flight: int = 0  # attempts waiting for this backend's answer (kept on the single, not pool entries)
     last_progress: float = 0.0  # when this backend last answered (or started being waited for)
     probing: bool = False
+    stall_check: asyncio.TimerHandle | None = None  # a pending look at whether its attempts stalled
     abandoned: asyncio.Event | None = None  # set when a failed stall probe gives up on the attempts in flight
 
     @property
@@ -119,7 +120,22 @@ class Backends:
         single.in_flight += 1
         if single.abandoned is None:
             single.abandoned = asyncio.Event()
+        probe = single.config.health_probe
+        if probe is not None and self.prober is not None and single.stall_check is None:
+            single.stall_check = asyncio.get_running_loop().call_later(probe.stall_after, self._check_stall, single)
         return single.abandoned
+
+    def _check_stall(self, single: BackendRuntime) -> None:
+        """Timer: attempts still waiting and nothing back from the backend for ``stallAfter``: probe it."""
+        single.stall_check = None
+        if not single.in_flight:
+            return
+        probe = single.config.health_probe
+        quiet_for = self.clock() - single.last_progress
+        if quiet_for >= probe.stall_after:
+            self._probe(single, "stall")
+            quiet_for = 0.0
+        single.stall_check = asyncio.get_running_loop().call_later(probe.stall_after - quiet_for, self._check_stall, single)
 
     def answered(self, backend: BackendRuntime) -> None:
         """The backend answered an attempt (headers, or a stream's first byte)."""
@@ -139,8 +155,21 @@ class Backends:
             return  # no event loop (a unit test calling choose): nothing can be probed
         single.probing = True
         task = loop.create_task(self._run_probe(single, why))
+        task.backend_id = single.id  # type: ignore[attr-defined]
         self._probes.add(task)
         task.add_done_callback(self._probes.discard)
+
+    async def settle(self, backend_id: str) -> bool:
+        """Wait (at most a probe's timeout) for readiness probes of ``backend_id``'s members under way;
+        True if there were any — the first request after a trip ends must not get a 503 just because
+        the probe it set off has not answered yet."""
+        members = {m.id for m in self.members(backend_id)}
+        running = [task for task in self._probes if getattr(task, "backend_id", None) in members]
+        if not running:
+            return False
+        longest = max(self.singles[m].config.health_probe.timeout for m in members if self.singles[m].config.health_probe)
+        await asyncio.wait(running, timeout=longest + 0.1)
+        return True
 
     async def _run_probe(self, single: BackendRuntime, why: str) -> None:
         probe = single.config.health_probe
@@ -163,7 +192,7 @@ class Backends:
         if ready:
             single.last_progress = now  # slow, not hung: its attempts keep waiting
             return
-        quiet.warning(f"stall-{single.id}", "backend %s answered nothing for %.0f s and failed its readiness probe: "
+        quiet.warning(f"stall-{single.id}", "backend %s answered nothing for %g s and failed its readiness probe: "
                       "tripping its breaker, failing over its %d waiting attempts", single.id, probe.stall_after,
                       single.in_flight)
         single.failures += 1
@@ -174,6 +203,9 @@ class Backends:
             single.abandoned = None
 
     async def close(self) -> None:
+        for single in self.singles.values():
+            if single.stall_check is not None:
+                single.stall_check.cancel()
         for task in list(self._probes):
             task.cancel()
         await asyncio.gather(*self._probes, return_exceptions=True)

@@ -10,6 +10,7 @@ later is the pipeline's to end cleanly. MCP and A2A streams are handed on at onc
 
 import asyncio
 import functools
+import os
 from typing import Any, AsyncIterator
 from urllib.parse import quote_from_bytes, unquote_plus
 
@@ -228,7 +229,8 @@ async def _send(pending, backend_id: str, seconds: float) -> aiohttp.ClientRespo
     except asyncio.TimeoutError as exc:
         raise UpstreamError("timeout", f"no answer from {backend_id} within {seconds:g} s") from exc
     except aiohttp.ClientConnectorError as exc:
-        reason = exc.os_error.strerror if exc.os_error is not None and exc.os_error.strerror else type(exc).__name__
+        code = getattr(exc.os_error, "errno", None)
+        reason = os.strerror(code).lower() if code else type(exc).__name__  # the OS's words carry the address
         raise UpstreamError("connection", f"cannot connect to {backend_id}: {reason}", f"{backend_id}: {exc}") from exc
     except aiohttp.ClientError as exc:
         raise UpstreamError("connection", f"{backend_id}: {type(exc).__name__}", f"{backend_id}: {exc}") from exc

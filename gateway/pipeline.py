@@ -133,6 +133,8 @@ async def forward_with_retry(ctx: Context, chain: Chain, services: Services) -> 
             if delay:
                 await asyncio.sleep(delay)
         backend = backends.choose(backend_id, tried) or (backends.choose(backend_id) if tried else None)
+        if backend is None and await backends.settle(backend_id):
+            backend = backends.choose(backend_id, tried) or (backends.choose(backend_id) if tried else None)
         if backend is None:
             wait = backends.retry_after(backend_id)
             raise GatewayError(503, "All backends are unavailable (circuit breakers open). Try again later.",

@@ -36,6 +36,7 @@ import asyncio
 import errno
 import logging
 import resource
+import types
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,13 +208,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         lingers (``_close``) instead of dropping the rest of the upload on the floor with a reset."""
         send, protocol = cycle.send, self
 
-        async def answer(message: dict) -> None:
+        async def answer(cycle, message: dict) -> None:
             if message["type"] == "http.response.start" and cycle.more_body:
                 cycle.keep_alive = False
                 cycle.transport = _Lingering(cycle.transport, protocol)
             await send(message)
 
-        cycle.send = answer
+        cycle.send = types.MethodType(answer, cycle)  # still bound to the cycle (mocks.asgi.abort_connection)
 
     def eof_received(self) -> None:
         if self._closed:

@@ -15,8 +15,10 @@ force, so a new entry is found at once), and ``flush(n)`` moves up to ``n`` pend
 graph — the owner (``SemanticCache``) calls it from a background task a few vectors at a time between
 requests.
 
-Vectors are unit length and stored as int8 in the graph (a quarter of float32's memory; cosine
-distances come back within ~0.005 of exact); the metric is the cosine, so distance = 1 - dot.
+Vectors are unit length and stored as int8 in the graph (a quarter of float32's memory) for the search,
+whose distances are off by up to ~0.015 — enough to flip a verdict at the threshold. So the graph
+proposes candidates within the threshold plus ``MARGIN`` and each is re-scored exactly against a float16
+copy (error ~0.001); the metric is the cosine, so distance = 1 - dot.
 Removal (eviction, expiry) drops the entry at once and from the graph too; expired entries met by a
 lookup are dropped then. Single-threaded: used from the event loop only.
 """
@@ -29,7 +31,8 @@ import numpy as np
 from usearch.index import Index
 
 _INITIAL_ROWS = 16
-CANDIDATES = 4  # graph neighbours examined per lookup (the first live one within the threshold wins)
+CANDIDATES = 4  # graph neighbours examined per lookup (the closest live one within the threshold wins)
+MARGIN = 0.03  # how far beyond the threshold an int8 distance may be and still be re-scored exactly
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,7 @@ class VectorIndex:
         self._pending_labels = np.empty(_INITIAL_ROWS, np.int64)
         self._pending_rows = 0
         self._entries: dict[int, tuple[str, float]] = {}  # label → (key, expires_at)
+        self._exact: dict[int, np.ndarray] = {}  # label → float16 copy, for re-scoring the graph's candidates
         self._labels: dict[str, int] = {}  # key → label
         self._next_label = 0
 
@@ -65,7 +69,7 @@ class VectorIndex:
     @property
     def vector_bytes(self) -> int:
         """Bytes per entry of vector data and graph links (what the cache's byte budget charges)."""
-        return self.dims + 16 * 2 * 8 + 64
+        return self.dims + 2 * self.dims + 16 * 2 * 8 + 160  # int8 in the graph, float16 copy, links
 
     def add(self, vector: np.ndarray, key: str, expires_at: float) -> None:
         """Store ``vector`` for ``key`` (a key stored again only gets the new expiry)."""
@@ -91,7 +95,10 @@ class VectorIndex:
         labels = self._pending_labels[:count]
         alive = np.fromiter((int(label) in self._entries for label in labels), bool, count)
         if alive.any():
-            self._graph.add(labels[alive].copy(), self._pending[:count][alive].copy(), threads=1)
+            vectors = self._pending[:count][alive]
+            self._graph.add(labels[alive].copy(), vectors.copy(), threads=1)
+            for label, vector in zip(labels[alive].tolist(), vectors.astype(np.float16)):
+                self._exact[label] = vector
         rest = self._pending_rows - count
         self._pending[:rest] = self._pending[count: self._pending_rows]
         self._pending_labels[:rest] = self._pending_labels[count: self._pending_rows]
@@ -102,7 +109,7 @@ class VectorIndex:
         label = self._labels.pop(key, None)
         if label is not None:
             del self._entries[label]
-            if self._graph.contains(label):
+            if self._exact.pop(label, None) is not None:
                 self._graph.remove(label)
 
     def nearest(self, vector: np.ndarray, max_distance: float, now: float) -> Match | None:
@@ -111,13 +118,17 @@ class VectorIndex:
         best: Match | None = None
         if len(self._graph):
             found = self._graph.search(vector, CANDIDATES)
-            for label, distance in zip(found.keys.tolist(), found.distances.tolist()):
-                if distance > max_distance:
+            for label, rough in zip(found.keys.tolist(), found.distances.tolist()):
+                if rough > max_distance + MARGIN:
                     break
-                match = self._live(label, max(0.0, distance), now)
-                if match is not None:
-                    best = match
-                    break
+                copy = self._exact.get(label)
+                if copy is None:
+                    continue
+                distance = max(0.0, 1.0 - float(copy.astype(np.float32) @ vector))
+                if distance <= (best.distance if best else max_distance):
+                    match = self._live(label, distance, now)
+                    if match is not None:
+                        best = match
         if self._pending_rows:
             similarity = self._pending[: self._pending_rows] @ vector
             floor = 1.0 - (best.distance if best else max_distance)
