@@ -5,7 +5,7 @@ import socket
 import httpx
 import orjson
 
-from conftest import mock_config, running_mock
+from conftest import mock_config, read_response, running_mock
 from gw_proxy_support import CHAT_PATH, HELLO, KEY, backend, config, post, running_gateway
 
 from aigw.protocol.json_depth import too_deep
@@ -81,14 +81,8 @@ def test_server_level_errors_are_json_in_apim_shape(mock_server):
         host, port = base.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=5) as sock:
             sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * 100_000 + b"\r\n\r\n")
-            data = b""
-            while b"}" not in data:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 431") and b"content-type: application/json" in head
+            status, headers, body = read_response(sock)
+    assert status == 431 and headers["content-type"] == "application/json" and headers["apim-request-id"]
     assert orjson.loads(body)["statusCode"] == 431
 
 

@@ -15,7 +15,7 @@ import pytest
 from aigw.protocol.log_limit import LogLimiter
 from aigw.protocol.server_limits import LimitedHttpToolsProtocol, ServerLimits, install_exception_handler
 
-from conftest import running_app
+from conftest import read_response, running_app
 
 LIMITS = ServerLimits(header_timeout=0.6, body_timeout=0.6, keep_alive=5, max_header_bytes=4096, max_headers=20,
                       max_connections=4)
@@ -53,25 +53,6 @@ def connect(port: int) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
     sock.settimeout(5)
     return sock
-
-
-def read_response(sock: socket.socket) -> tuple[int, dict, bytes]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return int(lines[0].split()[1]), headers, body
 
 
 def closed(sock: socket.socket, within: float = 4.0) -> bool:
