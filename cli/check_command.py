@@ -13,7 +13,7 @@ from pathlib import Path
 CHECK_HELP = """\
 Check that a target (an Azure OpenAI-compatible backend or an API Management-like AI gateway)
 keeps the contract: schemathesis over specs/openapi.yaml plus usage/id/finish_reason rules,
-streaming, rate limits, caching, failover, content safety, auth, metrics, MCP, A2A, robustness.
+streaming, rate limits, caching, failover, content safety, auth, metrics, MCP, A2A, robustness, security.
 Groups a target does not declare are reported "not applicable", never failed.
 
 Without --target, starts the embedded default in-process (three mock regions and the gateway with
