@@ -210,6 +210,12 @@ class Backends:
             task.cancel()
         await asyncio.gather(*self._probes, return_exceptions=True)
 
+    def throttled(self, backend_id: str) -> bool:
+        """Every candidate is open because it answered 429: the honest answer is 429, not 503."""
+        now = self.clock()
+        members = [self.singles[m.id].breaker for m in self.members(backend_id)]
+        return all(b is not None and b.is_open(now) and b.throttled for b in members)
+
     def retry_after(self, backend_id: str) -> float:
         """Seconds until the first open breaker among the candidates closes (for a 503's Retry-After)."""
         now = self.clock()
@@ -226,7 +232,7 @@ class Backends:
             return
         failed = breaker.counts(status, reason)
         single.failures += failed
-        if breaker.record(self.clock(), failed, retry_after):
+        if breaker.record(self.clock(), failed, retry_after, status):
             quiet.warning(f"trip-{single.id}", "backend %s: circuit breaker tripped (%s)", single.id, reason or status)
 
     def health(self) -> dict[str, dict]:

@@ -40,6 +40,7 @@ class Breaker:
     trips: int = 0
     trial: bool = False  # a half-open trial attempt is in flight
     closed: bool = True  # False from a trip until a trial (or a readiness probe) succeeds
+    throttled: bool = False  # the last trip was on a 429: the backend is busy, not broken
 
     def is_open(self, now: float) -> bool:
         """Open: no traffic at all (the metrics gauge and Retry-After read this)."""
@@ -65,8 +66,10 @@ class Breaker:
             self.trial = True
         return True
 
-    def record(self, now: float, failed: bool, retry_after: float | None = None) -> bool:
+    def record(self, now: float, failed: bool, retry_after: float | None = None, status: int | None = None) -> bool:
         """Record one attempt's outcome; True when this outcome trips the breaker."""
+        if failed:
+            self.throttled = status == 429
         if not self.closed and now >= self.open_until:  # the half-open trial's verdict
             self.trial = False
             if failed:

@@ -136,9 +136,12 @@ async def forward_with_retry(ctx: Context, chain: Chain, services: Services) -> 
         if backend is None and await backends.settle(backend_id):
             backend = backends.choose(backend_id, tried) or (backends.choose(backend_id) if tried else None)
         if backend is None:
-            wait = backends.retry_after(backend_id)
+            wait = str(int(backends.retry_after(backend_id) + 0.999))
+            if backends.throttled(backend_id):  # busy, not broken: say so as the backends did
+                raise GatewayError(429, f"Every backend is throttling requests. Try again in {wait} seconds.",
+                                   {"Retry-After": wait}, reason="backends-throttled")
             raise GatewayError(503, "All backends are unavailable (circuit breakers open). Try again later.",
-                               {"Retry-After": str(int(wait + 0.999))}, reason="backends-unavailable")
+                               {"Retry-After": wait}, reason="backends-unavailable")
         tried.add(backend.id)
         ctx.attempts += 1
         ctx.served_by = backend.id
