@@ -38,6 +38,7 @@ class Embedded:
     mock_urls: list[str]
     capabilities: dict[str, Any]
     servers: list[Any] = field(default_factory=list, repr=False)
+    metrics_key: str | None = None
 
 
 def _policy_names(config: Any) -> set[str]:
@@ -99,7 +100,8 @@ def embedded_default(seed: int) -> Iterator[Embedded]:
                 os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
         port = _free_port()
         servers.append(start_in_thread(GatewayApp(config), port))
-        yield Embedded(f"http://127.0.0.1:{port}", mock_urls, embedded_capabilities(config), servers)
+        yield Embedded(f"http://127.0.0.1:{port}", mock_urls, embedded_capabilities(config), servers,
+                       config.security.metrics_key)
     finally:
         for server in reversed(servers):
             server.should_exit = True

@@ -70,13 +70,14 @@ def metered(ctx: Context) -> bool:
 def public_base(api: Api, request: Request, scheme: str) -> str:
     """The gateway's base URL as this client reached it; ``public-url`` wins over the headers.
 
-    X-Forwarded-* is trusted as sent (the card only tells the caller where to call next); set
-    ``public-url`` when the gateway is reachable from untrusted networks.
+    X-Forwarded-Proto/-Host count only from a trusted proxy (``security.trusted-proxies``): otherwise any
+    caller could make the card send the next client elsewhere. Set ``public-url`` to be independent of both.
     """
     if api.public_url:
         return api.public_url
-    proto = _first(request.header("x-forwarded-proto")) or scheme or "http"
-    host = _first(request.header("x-forwarded-host")) or request.header("host") or "localhost"
+    trusted = request.via_trusted_proxy
+    proto = (trusted and _first(request.header("x-forwarded-proto"))) or scheme or "http"
+    host = (trusted and _first(request.header("x-forwarded-host"))) or request.header("host") or "localhost"
     return f"{proto}://{host}"
 
 

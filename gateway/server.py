@@ -10,13 +10,17 @@ import uvicorn
 from aigw.gateway.app import GatewayApp
 from aigw.gateway.config import GatewayConfig, load_config
 from aigw.protocol.process import prepare_process
+from aigw.protocol.server_limits import ServerLimits, uvicorn_options
 
 REGIONS = ("eastus", "swedencentral", "westus")
 
 
 def _uvicorn_config(app, host: str, port: int, log_level: str) -> uvicorn.Config:
-    return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, loop="uvloop",
-                          http="httptools", lifespan="on", timeout_keep_alive=30, timeout_graceful_shutdown=35)
+    """One listener for ``app`` (gateway or mock) with the app's own server limits in force
+    (``server_limits``: header/body timeouts, header size, connections; ``aigw.protocol.server_limits``)."""
+    limits = getattr(app, "server_limits", None) or ServerLimits()
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on",
+                          timeout_graceful_shutdown=35, **uvicorn_options(limits))
 
 
 # Young-generation collections only after this many net allocations (CPython's default is 700).

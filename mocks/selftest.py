@@ -16,6 +16,7 @@ from rich.table import Table
 
 from aigw.mocks.app import MockApp
 from aigw.mocks.config import MockConfig
+from aigw.protocol.server_limits import ServerLimits, uvicorn_options
 from aigw.protocol.sse import decode_all
 
 
@@ -43,7 +44,10 @@ class _Server(uvicorn.Server):
 
 
 def start_in_thread(app, port: int) -> _Server:
-    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on"))
+    """``app`` on 127.0.0.1:``port`` in a thread, with its own server limits (``server_limits``) in force."""
+    limits = getattr(app, "server_limits", None) or ServerLimits()
+    server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on",
+                                    **uvicorn_options(limits)))
     threading.Thread(target=server.run, daemon=True).start()
     deadline = time.monotonic() + 10
     while not server.started:

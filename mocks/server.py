@@ -12,6 +12,7 @@ from aigw.mocks.app import MockApp
 from aigw.mocks.cassette import CassetteOptions
 from aigw.mocks.config import MockConfig, load_config
 from aigw.protocol.process import prepare_process
+from aigw.protocol.server_limits import uvicorn_options
 
 ENV_CONFIG = "AIGW_MOCK_CONFIG"
 ENV_SEED = "AIGW_MOCK_SEED"
@@ -65,8 +66,8 @@ def serve(host: str, port: int, config_path: str | None, seed: int | None, laten
           cassette: CassetteOptions | None = None, app=None) -> None:
     """Serve ``app`` if given (built by ``build_app``), else the app the arguments describe."""
     config = resolve_config(config_path, seed, latency)  # fail fast, before forking workers
-    options = dict(host=host, port=port, log_level=log_level, access_log=access_log, loop="uvloop",
-                   http="httptools", lifespan="on", timeout_keep_alive=30)
+    options = dict(host=host, port=port, log_level=log_level, access_log=access_log, lifespan="on",
+                   **uvicorn_options(config.server_limits()))
     if workers > 1:
         os.environ[ENV_CONFIG] = os.path.abspath(config_path) if config_path else ""
         os.environ[ENV_SEED] = "" if seed is None else str(seed)

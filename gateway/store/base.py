@@ -42,4 +42,7 @@ class Store(Protocol):
 
     async def kv_set(self, key: str, value: bytes, ttl_s: float) -> None: ...
 
+    async def kv_delete(self, key: str) -> None:
+        """Drop ``key`` now (the semantic cache's byte budget evicted it)."""
+
     async def close(self) -> None: ...

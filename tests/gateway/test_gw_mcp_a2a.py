@@ -24,7 +24,7 @@ from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 from mcp.shared._httpx_utils import create_mcp_http_client  # noqa: E402
 from mcp.shared.exceptions import MCPError  # noqa: E402
 
-from aigw.gateway.config import GatewayConfig  # noqa: E402
+from aigw.gateway.config import GatewayConfig, Security  # noqa: E402
 from aigw.gateway.passthrough import rewrite_card, subscription_security  # noqa: E402
 from aigw.protocol.sse import decode_all  # noqa: E402
 from conftest import mock_config, running_mock  # noqa: E402
@@ -244,14 +244,17 @@ def test_agent_cards_are_rewritten_to_the_gateway(stack):
     assert default.security_schemes["subscriptionKey"].api_key_security_scheme.name == "api-key"
     assert default.security_schemes["apimSubscriptionKey"].api_key_security_scheme.location == "header"
     assert [set(r.schemes) for r in default.security_requirements] == [{"subscriptionKey"}, {"apimSubscriptionKey"}]
-    raw = httpx.get(f"{gateway}/.well-known/agent-card.json",
-                    headers={"x-forwarded-proto": "https", "x-forwarded-host": "ai.example.com, proxy.internal"})
+    forwarded = {"x-forwarded-proto": "https", "x-forwarded-host": "ai.example.com, proxy.internal"}
+    raw = httpx.get(f"{gateway}/.well-known/agent-card.json", headers=forwarded)
     assert mock not in raw.text
-    card = raw.json()
+    card = raw.json()  # forwarding headers from a client that is no trusted proxy are ignored
+    assert card["url"] == f"{gateway}/agents/assistant" and card["security"] == [{"subscriptionKey": []}, {"apimSubscriptionKey": []}]
+    assert httpx.get(f"{gateway}/.well-known/agent-card.json", headers={"api-key": "forged-key-123"}).status_code == 401
+    trusting = gateway_config(mock).model_copy(update={"security": Security(**{"trusted-proxies": ["127.0.0.0/8"]})})
+    with running_gateway(trusting) as (behind_proxy, _, _):
+        card = httpx.get(f"{behind_proxy}/.well-known/agent-card.json", headers=forwarded).json()
     assert card["url"] == "https://ai.example.com/agents/assistant"  # v0.3 field
     assert card["supportedInterfaces"][0]["url"] == "https://ai.example.com/agents/assistant"
-    assert card["security"] == [{"subscriptionKey": []}, {"apimSubscriptionKey": []}]
-    assert httpx.get(f"{gateway}/.well-known/agent-card.json", headers={"api-key": "forged-key-123"}).status_code == 401
 
 
 def user_message(text: str, message_id: str) -> pb.Message:

@@ -31,7 +31,8 @@ from broken.model_api import (ChunkIdsChange, ContentTypeIgnored, JsonModeFenced
                               UsageChunkDropped, UsageChunkUnasked, UsageTotalOffByOne)
 from broken.services import (EMBEDDED_KEYS, AgentCardPointsAtBackend, ExactMatchCache, AllDownWithoutRetryAfter, CacheWithoutVaryBy,
                              ContentSafetyNotEnforced, JsonRpcErrorIdNotEchoed, McpSessionNotRequired,
-                             MetricsDoublePromptTokens, MissingKeyAccepted, NoRetryPolicy, TokenLimitNotEnforced)
+                             ForwardsQueryKey, MetricsDoublePromptTokens, MissingKeyAccepted, NoRetryPolicy,
+                             NormalisesAfterRouting, TokenLimitNotEnforced)
 from broken.wire import BrokenApp, Defect
 
 FUZZ_KEY = "ops-key-000000003"
@@ -84,6 +85,10 @@ DEFECTS: tuple[Defect, ...] = (
                           base="gateway"),
     MetricsDoublePromptTokens("metrics-double-prompt-tokens", "metrics", "test_token_counters_match_the_usage_the_client_saw",
                               "prompt-token counters grew", base="gateway"),
+    NormalisesAfterRouting("normalises-after-routing", "security", "test_path_variants_never_reach_unconfigured_upstream_paths",
+                           "reached the backend as", base="gateway"),
+    ForwardsQueryKey("forwards-query-key", "security", "test_keys_in_the_query_never_travel_upstream", "travelled upstream",
+                     base="gateway"),
 )
 
 
@@ -138,7 +143,8 @@ def gateway_flags(mock_urls: list[str]) -> list[str]:
         flags += ["--mock-admin", url]
     for name, value in declared.items():
         flags += ["--capability", f"{name}={'null' if value is None else orjson.dumps(value).decode()}"]
-    return flags
+    metrics_key = gateway_config_for(mock_urls).security.metrics_key
+    return flags + (["--metrics-key", metrics_key] if metrics_key else [])
 
 
 @contextlib.contextmanager
