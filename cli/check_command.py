@@ -13,7 +13,7 @@ from pathlib import Path
 CHECK_HELP = """\
 Check that a target (an Azure OpenAI-compatible backend or an API Management-like AI gateway)
 keeps the contract: schemathesis over specs/openapi.yaml plus usage/id/finish_reason rules,
-streaming, rate limits, caching, failover, content safety, auth, metrics, MCP, A2A, robustness.
+streaming, rate limits, caching, failover, content safety, auth, metrics, MCP, A2A, robustness, security.
 Groups a target does not declare are reported "not applicable", never failed.
 
 Without --target, starts the embedded default in a child process (three mock regions and the gateway
@@ -64,6 +64,7 @@ def register(commands) -> None:
     add("--completions-deployment", metavar="NAME", default="gpt-35-turbo-instruct", help="'none' if there is none (default: %(default)s)")
     add("--api-version", metavar="V", default="2024-10-21", help="(default: %(default)s)")
     add("--paths", choices=("azure", "v1", "seed"), default="azure", help="path style of the requests (default: %(default)s)")
+    add("--metrics-key", metavar="KEY", help="sent as Authorization: Bearer KEY when reading the metrics endpoint")
     add("--mock-admin", metavar="URL", action="append", default=[], help="admin URL of a mock behind the target; repeat")
     add("--mock-token", metavar="TOKEN", default="mock-admin", help="the mocks' admin token (default: %(default)s)")
     add("--reset-url", metavar="URL", action="append", default=[],
@@ -114,7 +115,7 @@ def _validate(args: argparse.Namespace) -> str | None:
 
 def _options(args: argparse.Namespace, target: str, profile: str, extra_capabilities: list[str],
              api_keys: list[str], fuzz_key: str | None, mock_admins: list[str], mock_token: str,
-             reset_urls: list[str], reset_token: str | None) -> dict:
+             reset_urls: list[str], reset_token: str | None, metrics_key: str | None = None) -> dict:
     return {
         "target": target, "profile": profile, "api_key": api_keys, "fuzz_key": fuzz_key,
         "deployment": args.deployment, "embeddings_deployment": args.embeddings_deployment,
@@ -122,7 +123,7 @@ def _options(args: argparse.Namespace, target: str, profile: str, extra_capabili
         "mock_admin": mock_admins, "mock_token": mock_token, "reset_url": reset_urls, "reset_token": reset_token,
         "max_wait": args.max_wait, "capabilities": args.capabilities,
         "capability": [*extra_capabilities, *args.capability], "include": args.include, "exclude": args.exclude,
-        "max_examples": args.max_examples, "seed": args.seed,
+        "max_examples": args.max_examples, "seed": args.seed, "metrics_key": metrics_key or args.metrics_key,
     }
 
 
@@ -146,7 +147,7 @@ def _embedded(args: argparse.Namespace, report_dir: Path, console) -> int:
             declared = [f"{name}={'null' if value is None else json.dumps(value)}" for name, value in capabilities.items()]
             options = _options(args, stack.gateway, args.profile or "gateway", declared, args.api_key or stack.keys,
                                args.fuzz_key or stack.fuzz_key, list(stack.mocks.values()), stack.mock_token,
-                               stack.reset_urls, stack.admin_token)
+                               stack.reset_urls, stack.admin_token, stack.metrics_key)
             return runner.run_pytest(options, report_dir, RichProgress(console))
     except (StackError, PortInUse) as exc:
         raise runner.CannotRun(str(exc)) from None

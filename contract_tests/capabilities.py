@@ -46,6 +46,7 @@ class Capabilities(BaseModel):
     failover: bool = Field(False, description="backends behind the target can be faulted through --mock-admin")
     content_safety: bool = False
     auth: bool = Field(False, description="keys enforced: missing/invalid key → 401")
+    security: bool = Field(False, description="the security group's probes apply (a gateway)")
     metrics: str | None = None
     mcp: str | None = None
     a2a: str | None = None
@@ -86,7 +87,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
     "backend": {**_MODEL_API, "models": True, "azure_paths": True, "v1_paths": True, "seed_paths": True,
                 "rate_limits": True, "mcp": True, "a2a": True},
     # A gateway: the Azure paths with subscription keys and Prometheus metrics; the rest only as declared.
-    "gateway": {**_MODEL_API, "azure_paths": True, "auth": True, "metrics": True},
+    "gateway": {**_MODEL_API, "azure_paths": True, "auth": True, "metrics": True, "security": True},
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Iterable
 
 GROUPS = ("schema", "streaming", "rate_limits", "caching", "failover", "safety", "auth", "metrics", "mcp", "a2a",
-          "robustness")
+          "robustness", "security")
 
 DESCRIPTIONS = {
     "schema": "Schemathesis over specs/openapi.yaml plus usage/id/object/finish_reason checks",
@@ -26,6 +26,7 @@ DESCRIPTIONS = {
     "mcp": "MCP initialize/session rules and JSON-RPC errors",
     "a2a": "A2A agent card and message framing",
     "robustness": "malformed JSON, huge bodies, wrong content types, unknown paths: clear 4xx, never 5xx",
+    "security": "path traversal and encodings, keys upstream, limit bypass, header floods, slow headers, deep JSON",
 }
 
 NOT_APPLICABLE = "not applicable"

@@ -49,6 +49,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="legacy completions deployment; 'none' if the target has none")
     add("--aigw-api-version", metavar="V", default="2024-10-21")
     add("--aigw-paths", choices=("azure", "v1", "seed"), default="azure", help="path style the groups send (default: azure)")
+    add("--aigw-metrics-key", metavar="KEY", help="sent as Authorization: Bearer KEY to the metrics endpoint")
     add("--aigw-mock-admin", metavar="URL", action="append", default=[], help="a mock's admin base URL; repeat for every mock")
     add("--aigw-mock-token", metavar="TOKEN", default="mock-admin")
     add("--aigw-reset-url", metavar="URL", action="append", default=[],
@@ -92,7 +93,7 @@ def target_from_options(option: Any) -> Target:
         api_version=option.aigw_api_version, paths=option.aigw_paths,
         mock_admins=[MockAdmin(url, option.aigw_mock_token) for url in option.aigw_mock_admin],
         resets=[ResetHook(url, option.aigw_reset_token) for url in option.aigw_reset_url],
-        fuzz_key=option.aigw_fuzz_key,
+        fuzz_key=option.aigw_fuzz_key, metrics_key=option.aigw_metrics_key,
     )
 
 

@@ -8,6 +8,7 @@ embed close together, different made-up words make otherwise equal prompts dissi
 
 from __future__ import annotations
 
+import math
 import uuid
 
 CONSONANTS, VOWELS = "bdfgklmnprstvz", "aeiou"
@@ -27,3 +28,17 @@ def chat(text: str, max_tokens: int = 30, **extra) -> dict:
 
 def fresh_chat(topic: str = "Say something about the weather", max_tokens: int = 30, **extra) -> dict:
     return chat(f"{topic} {fresh_word()}", max_tokens, **extra)
+
+
+def per_choice_cap(capabilities) -> int:
+    """The largest max_tokens one choice of the chat deployment accepts with a short prompt (its model limits)."""
+    caps = [c for c in (capabilities.max_completion_tokens, capabilities.context_window and capabilities.context_window // 2) if c]
+    return min(caps) if caps else 4096
+
+
+def spread(body: dict, completion: int, cap: int) -> dict:
+    """``body`` asking for ``completion`` tokens in all (at least 1), in as few choices of at most ``cap`` as
+    possible: a large completion allowance the model can still serve (a max_tokens above its cap is a 400)."""
+    completion = max(1, completion)
+    n = min(128, math.ceil(completion / cap))
+    return {**body, "max_tokens": max(1, completion // n), **({"n": n} if n > 1 else {})}

@@ -134,6 +134,20 @@ class MockAdmin:
     def advance_clock(self, seconds: float) -> dict:
         return self._call("POST", "/_mock/clock/advance", {"seconds": seconds})
 
+    def a2a_deliveries(self, agent: str, task_id: str) -> list[dict] | None:
+        """What the mock's A2A agent POSTed to webhooks for a task, oldest first (``/_mock/a2a``); None
+        when this mock has no such agent (another mock behind the target may serve it)."""
+        try:
+            return self._call("GET", f"/_mock/a2a/{agent}/deliveries?task={task_id}")["deliveries"]
+        except AssertionError as exc:
+            if "→ 404" in str(exc):
+                return None
+            raise
+
+    def requests(self, limit: int = 512) -> list[dict]:
+        """The last requests this mock received, as they arrived (raw path, query, headers)."""
+        return self._call("GET", f"/_mock/requests?limit={limit}")["requests"]
+
 
 @dataclass
 class ResetHook:
@@ -170,6 +184,7 @@ class Target:
     mock_admins: list[MockAdmin] = field(default_factory=list)
     resets: list[ResetHook] = field(default_factory=list)
     fuzz_key: str | None = None  # an unthrottled key for bulk groups (schema, robustness); defaults to the main key
+    metrics_key: str | None = None  # the metrics endpoint's bearer key, when it needs one
     exchanges: list[Exchange] = field(default_factory=list)
     session: requests.Session = field(default_factory=requests.Session, repr=False)
 
@@ -216,6 +231,9 @@ class Target:
             return f"{self.base_url}/deployments/{name}/{suffix}"
         return f"{self.base_url}/v1/{suffix}"
 
+    def metrics_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.metrics_key}"} if self.metrics_key else {}
+
     @property
     def main_key(self) -> str | None:
         return self.api_keys[0] if self.api_keys else None
@@ -253,6 +271,35 @@ class Target:
         sent = {**(self.auth_headers(self._key(key_index, api_key)) if auth else {}), **(headers or {})}
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
         return self._send(method, url, sent, body, timeout)
+
+    def raw_request(self, method: str, target: str, *, body: bytes | None = None, headers: dict[str, str] | None = None,
+                    key_index: int = 0, auth: bool = True, timeout: float = 30, api_key: str | None = None) -> Exchange:
+        """Send ``target`` (path and query) byte for byte: ``requests`` (urllib3) removes dot segments and
+        re-quotes a path before sending, which would hide exactly what the security probes send."""
+        import http.client
+
+        sent = {**(self.auth_headers(self._key(key_index, api_key)) if auth else {}), **(headers or {})}
+        scheme, netloc, base_path, _, _ = urlsplit(self.base_url)
+        connection_class = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+        connection = connection_class(netloc, timeout=timeout)
+        url = self.base_url + target
+        started = time.perf_counter()
+        try:
+            connection.putrequest(method, base_path + target, skip_accept_encoding=True)
+            for name, value in {**sent, "Content-Length": str(len(body or b""))}.items():
+                connection.putheader(name, value)
+            connection.endheaders(body)
+            response = connection.getresponse()
+            content = response.read(MAX_STREAM_BYTES + 1)[:MAX_STREAM_BYTES]
+            exchange = Exchange(method, url, sent, body, response.status, dict(response.getheaders()), content,
+                                time.perf_counter() - started)
+        except (OSError, http.client.HTTPException) as exc:
+            exchange = Exchange(method, url, sent, body, 0, {}, b"", time.perf_counter() - started,
+                                error=f"{type(exc).__name__}: {str(exc)[:200]}")
+        finally:
+            connection.close()
+        self.exchanges.append(exchange)
+        return exchange
 
     def _send(self, method: str, url: str, headers: dict[str, str], body: bytes | None, timeout: float) -> Exchange:
         # Always read as a stream, bounded: a broken target must not make the suite buffer without limit.

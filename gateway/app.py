@@ -16,13 +16,17 @@ import orjson
 
 from aigw.gateway import passthrough, pipeline
 from aigw.gateway.admin import AdminApi
+from aigw.gateway.client_address import ClientAddress
 from aigw.gateway.config import GatewayConfig
-from aigw.gateway.context import Context, Request, Response, Usage
+from aigw.gateway.context import Context, Request, Response, Usage, header_value
 from aigw.gateway.errors import GatewayError
+from aigw.gateway.paths import PathRefused, canonical_path, raw_path_of
 from aigw.gateway.routing import ApiRouter, operation_of
 from aigw.gateway.services import Services
 from aigw.protocol import errors as wire_errors
 from aigw.protocol.ids import request_id
+from aigw.protocol.json_depth import message as depth_message
+from aigw.protocol.json_depth import too_deep
 from aigw.protocol.lifespan import preload_tokenizers, serve_lifespan
 from aigw.protocol.sse import encode_error_event
 
@@ -43,6 +47,11 @@ class GatewayApp:
         self.router = ApiRouter(config.apis)
         self.cards = passthrough.CardRewriter(config)
         self.chains = pipeline.PolicyChains(config, self.services)
+        self.metrics.caches = lambda: self.services.extras.get("semantic-caches", ())
+        self.addresses = ClientAddress(config.security.trusted_proxies)
+        key = config.security.metrics_key
+        self._metrics_token = f"Bearer {key}" if key else None
+        self.server_limits = config.limits.server_limits()  # read by the uvicorn config builder
         self.subscriptions = {s.key: s for s in config.subscriptions}
         self.products = {p.id: p for p in config.products}
         self.admin = AdminApi(config.admin, self.services) if config.admin.enabled else None
@@ -72,24 +81,30 @@ class GatewayApp:
             await asyncio.wait_for(self._idle.wait(), DRAIN_SECONDS)
         except asyncio.TimeoutError:
             log.warning("shutdown: %d requests still in flight after %.0f s", self.in_flight, DRAIN_SECONDS)
+        for cache in self.services.extras.get("semantic-caches", ()):
+            await cache.close()
         await self.services.close()
 
     async def handle(self, scope: dict, receive: Callable, send: Callable) -> None:
         rid = request_id()
-        path = scope["path"]
+        started = time.perf_counter()
+        try:  # one canonical path, before anything else looks at it (aigw.gateway.paths)
+            path = canonical_path(raw_path_of(scope), self.router.floor)
+        except PathRefused as refused:
+            self.metrics.observe_request("none", "", 400, "", time.perf_counter() - started)
+            error = GatewayError(400, str(refused), body=wire_errors.invalid_request(str(refused), code="invalid_path"))
+            return await _send(send, error.response(), rid)
         if path == HEALTH_PATH:
             return await _send(send, Response(200, [(b"content-type", b"text/plain")], b"OK"), rid)
         if path == "/metrics" and self.services.metrics is not None:
-            body, content_type = self.services.metrics.exposition()
-            return await _send(send, Response(200, [(b"content-type", content_type.encode())], body), rid)
+            return await _send(send, self._metrics(scope), rid)
         if self.admin is not None and self.admin.handles(path):
             return await _send(send, await self.admin.answer(scope["method"], path, scope["headers"]), rid)
-        started = time.perf_counter()
         try:
-            ctx = await self._context(scope, receive, rid)
+            ctx = await self._context(scope, path, receive, rid)
         except GatewayError as error:
             self.metrics.observe_request("none", "", error.status, "", time.perf_counter() - started)
-            return await _send(send, self._refusal(error, scope), rid)
+            return await _send(send, self._refusal(error, scope, path), rid)
         chain = self.chains.for_request(ctx.product.id if ctx.product else None, ctx.api.id, ctx.operation)
         await pipeline.run(ctx, chain, self.services)
         if ctx.response.source == "gateway" and passthrough.is_passthrough(ctx.api) and \
@@ -100,15 +115,32 @@ class GatewayApp:
         finally:  # after on-complete hooks: the duration covers the whole stream
             self.metrics.request(ctx, time.perf_counter() - started)
 
-    async def _context(self, scope: dict, receive: Callable, rid: str) -> Context:
-        matched = self.router.match(scope["path"])
+    def _metrics(self, scope: dict) -> Response:
+        """``/metrics`` names subscriptions and their token totals: with ``security.metrics-key`` set it
+        needs ``Authorization: Bearer <key>`` (what Prometheus sends for ``authorization.credentials``)."""
+        if self._metrics_token is not None and header_value(scope["headers"], "authorization") != self._metrics_token:
+            error = GatewayError(401, "Access denied: /metrics needs Authorization: Bearer <metrics key>.",
+                                 {"WWW-Authenticate": 'Bearer realm="aigw-metrics"'})
+            return error.response()
+        body, content_type = self.services.metrics.exposition()
+        return Response(200, [(b"content-type", content_type.encode())], body)
+
+    async def _context(self, scope: dict, path: str, receive: Callable, rid: str) -> Context:
+        matched = self.router.match(path)
         if matched is None:
             raise GatewayError(404, "Resource not found")
         api, suffix = matched
-        body = await _read_body(receive, self.config.limits.max_body_bytes)
-        client = scope.get("client") or ("", 0)
-        request = Request(scope["method"], scope["path"], suffix, scope["query_string"], list(scope["headers"]), body, client[0])
         operation, deployment = operation_of(api, suffix)
+        if operation is None:  # an LLM API forwards only the operations its policies are written for
+            raise GatewayError(404, "Resource not found")
+        headers = list(scope["headers"])
+        declared = header_value(headers, "content-length")
+        if declared and declared.isdigit() and int(declared) > self.config.limits.max_body_bytes:
+            raise GatewayError(413, f"Request entity too large: the limit is {self.config.limits.max_body_bytes} bytes.")
+        body = await _read_body(receive, self.config.limits.max_body_bytes)
+        peer = (scope.get("client") or ("", 0))[0]
+        request = Request(scope["method"], path, suffix, scope["query_string"], headers, body,
+                          self.addresses.client(peer, headers), self.addresses.trusts(peer))
         if api.kind == "azure-openai" and deployment is not None and not request.query("api-version"):
             # APIM matches an operation only when its required query parameters are present.
             raise GatewayError(404, "Resource not found")
@@ -126,14 +158,17 @@ class GatewayApp:
             if not isinstance(parsed, dict):
                 raise GatewayError(400, "The request body is not a JSON object.",
                                    body=wire_errors.invalid_request("We could not parse the JSON body of your request: it must be a JSON object."))
+            deep = too_deep(parsed)
+            if deep is not None:  # the body is re-serialised (cache keys, usage injection): refuse it as a client error
+                raise GatewayError(400, depth_message(deep), body=wire_errors.invalid_request(depth_message(deep), param=deep))
             if api.kind == "openai" and ctx.deployment is None:
                 ctx.deployment = parsed.get("model") if isinstance(parsed.get("model"), str) else None
         return ctx
 
-    def _refusal(self, error: GatewayError, scope: dict) -> Response:
+    def _refusal(self, error: GatewayError, scope: dict, path: str) -> Response:
         """A refusal before the pipeline (404, 401, 413): MCP and A2A clients get it as JSON-RPC."""
-        matched = self.router.match(scope["path"])
-        if matched and passthrough.wants_jsonrpc_errors(matched[0], scope["method"], scope["path"]):
+        matched = self.router.match(path)
+        if matched and passthrough.wants_jsonrpc_errors(matched[0], scope["method"], path):
             return passthrough.jsonrpc_error(error.response())
         return error.response()
 

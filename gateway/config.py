@@ -6,6 +6,7 @@ backends (with ARM's camelCase ``circuitBreaker`` rules) and pools, and policy l
 attribute names. Every error names file, line and field (``aigw.protocol.yamlconfig``).
 """
 
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -13,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from aigw.gateway.durations import parse_duration
+from aigw.protocol.server_limits import ServerLimits
 from aigw.protocol.yamlconfig import load_model
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
@@ -79,6 +81,8 @@ class FailureCondition(Strict):
     count: int | None = Field(None, ge=1)
     percentage: float | None = Field(None, gt=0, le=100)
     interval: Seconds = 60.0
+    # ours (Envoy's failure_percentage_request_volume): a percentage is judged only over this many attempts
+    minimum_requests: int = Field(10, ge=1, alias="minimumRequests")
     status_code_ranges: list[StatusCodeRange] = Field(default_factory=list, alias="statusCodeRanges")
     error_reasons: list[str] = Field(default_factory=list, alias="errorReasons")
 
@@ -98,6 +102,17 @@ class BreakerRule(Strict):
 
 class CircuitBreaker(Strict):
     rules: list[BreakerRule] = Field(min_length=1, max_length=1)
+
+
+class HealthProbe(Strict):
+    """Ours: a cheap readiness check of a backend (``aigw.gateway.backends``). While a breaker is half-open
+    the probe, not a client's request, decides when the backend is back; and when attempts get no answer
+    for ``stallAfter`` the probe decides whether the backend hangs (its waiting attempts then fail over)."""
+
+    path: str = Field(min_length=1, description="joined to the backend URL (e.g. /models?api-version=2024-10-21)")
+    timeout: Seconds = Field(2.0, gt=0)
+    interval: Seconds = Field(1.0, gt=0, description="between probes while the backend is not ready")
+    stall_after: Seconds = Field(5.0, gt=0, alias="stallAfter")
 
 
 class UpstreamAuth(Strict):
@@ -122,8 +137,9 @@ class Backend(Strict):
     url: str | None = None
     pool: Pool | None = None
     auth: UpstreamAuth | None = None
-    timeout: Seconds = 120.0
+    timeout: Seconds = Field(120.0, description="one attempt: until the answer's headers (a stream's first byte)")
     circuit_breaker: CircuitBreaker | None = Field(None, alias="circuitBreaker")
+    health_probe: HealthProbe | None = Field(None, alias="healthProbe")
 
     @model_validator(mode="after")
     def _url_or_pool(self):
@@ -191,7 +207,41 @@ class Subscription(Strict):
 
 
 class Limits(Strict):
+    """Per-listener bounds (``aigw.protocol.server_limits``): a declared body over ``max-body-bytes`` is
+    refused with 413 before it is read (and the connection closed); slow headers or bodies get 408;
+    oversized headers 431; one connection over ``max-connections`` gets 503 and is closed."""
+
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0, alias="max-body-bytes")
+    max_header_bytes: int = Field(64 * 1024, ge=1024, alias="max-header-bytes")
+    max_headers: int = Field(100, ge=8, alias="max-headers")
+    header_timeout: Seconds = Field(10.0, gt=0, alias="header-timeout")
+    body_timeout: Seconds = Field(60.0, gt=0, alias="body-timeout")
+    keep_alive: Seconds = Field(30.0, gt=0, alias="keep-alive")
+    max_connections: int = Field(4096, ge=1, alias="max-connections")
+
+    def server_limits(self) -> ServerLimits:
+        return ServerLimits(header_timeout=self.header_timeout, body_timeout=self.body_timeout, keep_alive=self.keep_alive,
+                            max_header_bytes=self.max_header_bytes, max_headers=self.max_headers,
+                            max_connections=self.max_connections, error_shape="apim")
+
+
+class Security(Strict):
+    """Who may read what the gateway knows about its tenants, and whose forwarding headers it believes."""
+
+    metrics_key: str | None = Field(None, alias="metrics-key", min_length=8,
+                                    description="GET /metrics needs Authorization: Bearer <key> (None: open)")
+    trusted_proxies: list[str] = Field(default_factory=list, alias="trusted-proxies",
+                                       description="addresses or CIDRs whose X-Forwarded-For/-Proto/-Host are believed")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted-proxies: {entry!r} is not an IP address or CIDR (e.g. 10.0.0.0/8)") from None
+        return value
 
 
 class Telemetry(Strict):
@@ -250,6 +300,7 @@ class GatewayConfig(Strict):
     subscriptions: list[Subscription] = Field(default_factory=list)
     policies: Policies = Field(default_factory=Policies)
     limits: Limits = Field(default_factory=Limits)
+    security: Security = Field(default_factory=Security)
     store: dict[str, Any] = Field(default_factory=lambda: {"kind": "memory"})
     telemetry: Telemetry = Field(default_factory=Telemetry)
     admin: Admin = Field(default_factory=Admin)

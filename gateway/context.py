@@ -27,7 +27,8 @@ class Request:
     query_string: bytes
     headers: Headers
     body: bytes
-    client_ip: str
+    client_ip: str  # the peer, or the client a trusted proxy forwarded for (aigw.gateway.client_address)
+    via_trusted_proxy: bool = False  # X-Forwarded-Proto/-Host may be believed
     _json: Any = field(default=None, repr=False)
     _parsed: bool = field(default=False, repr=False)
     _query: dict[str, list[str]] | None = field(default=None, repr=False)

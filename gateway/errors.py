@@ -26,8 +26,11 @@ class GatewayError(Exception):
 
 
 class UpstreamError(Exception):
-    """The backend could not be reached or broke off; ``reason`` feeds circuit-breaker errorReasons."""
+    """The backend could not be reached or broke off; ``reason`` feeds circuit-breaker errorReasons.
 
-    def __init__(self, reason: str, detail: str) -> None:
+    ``detail`` may reach the client, so it names the backend by its id only — never its address, which
+    the transport's own message (``internal``, for the gateway's log) carries."""
+
+    def __init__(self, reason: str, detail: str, internal: str | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
+        self.reason, self.detail, self.internal = reason, detail, internal or detail

@@ -10,13 +10,17 @@ later is the pipeline's to end cleanly. MCP and A2A streams are handed on at onc
 
 import asyncio
 import functools
+import os
 from typing import Any, AsyncIterator
+from urllib.parse import quote_from_bytes, unquote_plus
 
 import aiohttp
 import orjson
 from multidict import CIMultiDict
+from yarl import URL
 
 from aigw.gateway.backends import BackendRuntime
+from aigw.gateway.config import Backend
 from aigw.gateway.context import Context, Response
 from aigw.gateway.errors import UpstreamError
 from aigw.gateway.passthrough import PASSTHROUGH_KINDS
@@ -26,6 +30,10 @@ _DROP_REQUEST = {b"host", b"content-length", b"connection", b"keep-alive", b"tra
                  b"proxy-authorization", b"proxy-connection", b"ocp-apim-subscription-key", b"accept-encoding"}
 _DROP_RESPONSE = {"content-length", "connection", "keep-alive", "transfer-encoding", "content-encoding", "server", "date"}
 _DROP_RESPONSE_RAW = {name.encode() for name in _DROP_RESPONSE}
+# Forwarding headers a client may have made up: passed on only from a trusted proxy (aigw.gateway.client_address).
+_FORWARDING = {b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto", b"forwarded", b"x-real-ip"}
+SUBSCRIPTION_KEY_QUERY = "subscription-key"
+_QUERY_SAFE = b"-._~!$&'()*+,;=:@/?%"
 
 
 class Forwarder:
@@ -60,56 +68,82 @@ class Forwarder:
         except asyncio.TimeoutError as exc:
             raise UpstreamError("timeout", f"no answer from {backend_id} within {timeout:g} s") from exc
         except aiohttp.ClientError as exc:
-            raise UpstreamError("connection", f"{backend_id}: {type(exc).__name__}: {exc}") from exc
+            raise UpstreamError("connection", f"{backend_id}: {type(exc).__name__}", f"{backend_id}: {exc}") from exc
         try:
             return response.status, orjson.loads(body) if body else None
         except orjson.JSONDecodeError:
             return response.status, None
 
+    async def probe(self, backend: Backend) -> bool:
+        """A backend's readiness probe (``healthProbe``): any answer below 500 within its timeout means ready."""
+        probe = backend.health_probe
+        url = probe.path if probe.path.startswith(("http://", "https://")) else backend.url.rstrip("/") + probe.path
+        headers = {backend.auth.header: backend.auth.value} if backend.auth else {}
+        session = await self.session()
+        try:
+            async with session.get(url, headers=headers, timeout=aiohttp.ClientTimeout(total=probe.timeout),
+                                   allow_redirects=False) as response:
+                await response.read()
+                return response.status < 500
+        except (asyncio.TimeoutError, aiohttp.ClientError, OSError):
+            return False
+
     async def forward(self, ctx: Context, backend: BackendRuntime, drop_header: bytes | None = None,
-                      timeout: float | None = None) -> Response:
-        """Send the buffered request to ``backend``; ``timeout`` (forward-request's) caps the backend's own."""
+                      seconds: float | None = None) -> Response:
+        """Send the buffered request to ``backend``; ``seconds`` bounds this attempt until the answer's headers
+        (a stream's first byte, a JSON answer's whole body). The URL is the backend's plus the canonical path,
+        sent verbatim (``aigw.gateway.paths``): nothing re-normalises it after the gateway judged it."""
         config = backend.config
-        seconds = min(config.timeout, timeout) if timeout else config.timeout
+        seconds = seconds or config.timeout
         url = config.url + ctx.request.suffix
-        query = ctx.request.query_string
+        query = upstream_query(ctx.request.query_string)
         if query:
-            if b"subscription-key=" in query:  # the gateway's credential never travels upstream
-                query = _without_subscription_key(query)
-            if query:
-                url += "?" + query.decode("latin-1")
+            url += "?" + query
+        target = URL(url, encoded=True)
         headers = CIMultiDict()  # what aiohttp converts any mapping to: built directly, converted never
+        trusted = ctx.request.via_trusted_proxy
         for key, value in ctx.request.headers:
-            if key not in _DROP_REQUEST and key != drop_header:
+            if key not in _DROP_REQUEST and key != drop_header and (trusted or key not in _FORWARDING):
                 headers[key.decode("latin-1")] = value.decode("latin-1")
         if config.auth is not None:  # replaces what the client sent under that name (keys are lower case)
             headers[config.auth.header.lower()] = config.auth.value
         headers["x-forwarded-for"] = ctx.request.client_ip
         if getattr(ctx.api, "kind", None) in PASSTHROUGH_KINDS:
-            return await self._pass_through(ctx, config.id, url, headers, seconds)
+            return await self._pass_through(ctx, config.id, target, headers, seconds)
         session = await self.session()
-        upstream = await _send(session.request(ctx.request.method, url, data=ctx.request.body or None, headers=headers,
-                                               timeout=_timeout(seconds), allow_redirects=False), config.id, seconds)
-        response_headers = _response_headers(upstream)
-        content_type = upstream.headers.get("content-type", "")
+        content_type = ""
+        upstream = None
         try:
-            if content_type.startswith("text/event-stream") and upstream.status == 200:
-                first = await upstream.content.readany()
-                if not first:
-                    raise UpstreamError("stream", f"{config.id} closed the stream before its first byte")
-                return Response(upstream.status, response_headers, stream=_relay(upstream, first))
-            body = await upstream.read()
-        except asyncio.TimeoutError as exc:
-            upstream.release()
-            raise UpstreamError("timeout", f"{config.id} stopped answering for {seconds:g} s") from exc
+            async with asyncio.timeout(seconds):
+                upstream = await _send(session.request(ctx.request.method, target, data=ctx.request.body or None,
+                                                       headers=headers, timeout=_timeout(seconds), allow_redirects=False),
+                                       config.id, seconds)
+                response_headers = _response_headers(upstream)
+                content_type = upstream.headers.get("content-type", "")
+                if content_type.startswith("text/event-stream") and upstream.status == 200:
+                    first = await upstream.content.readany()
+                    if not first:
+                        raise UpstreamError("stream", f"{config.id} closed the stream before its first byte")
+                    return Response(upstream.status, response_headers, stream=_relay(upstream, first))
+                body = await upstream.read()
+        except TimeoutError as exc:
+            if upstream is not None:
+                upstream.release()
+            raise UpstreamError("timeout", f"no answer from {config.id} within {seconds:g} s") from exc
         except aiohttp.ClientError as exc:
-            upstream.release()
+            if upstream is not None:
+                upstream.release()
             raise UpstreamError("stream" if content_type.startswith("text/event-stream") else "connection",
-                                f"{config.id} broke off before the first byte: {type(exc).__name__}") from exc
+                                f"{config.id} broke off before the first byte: {type(exc).__name__}",
+                                f"{config.id}: {exc}") from exc
+        except UpstreamError:
+            if upstream is not None:
+                upstream.release()
+            raise
         upstream.release()
         return Response(upstream.status, response_headers, body=body)
 
-    async def _pass_through(self, ctx: Context, backend_id: str, url: str, headers: CIMultiDict,
+    async def _pass_through(self, ctx: Context, backend_id: str, url: URL, headers: CIMultiDict,
                             seconds: float) -> Response:
         """MCP and A2A (aigw.gateway.passthrough): an event stream is handed on at once, not after its
         first byte (an MCP GET stream may stay silent for minutes), and its silence is bounded by the
@@ -131,7 +165,7 @@ class Forwarder:
         except asyncio.TimeoutError as exc:
             raise UpstreamError("timeout", f"{backend_id} stopped answering for {seconds:g} s") from exc
         except aiohttp.ClientError as exc:
-            raise UpstreamError("connection", f"{backend_id} broke off: {type(exc).__name__}") from exc
+            raise UpstreamError("connection", f"{backend_id} broke off: {type(exc).__name__}", f"{backend_id}: {exc}") from exc
         finally:
             upstream.release()
         return Response(upstream.status, response_headers, body=body)
@@ -162,8 +196,17 @@ async def _relay_while_alive(upstream: aiohttp.ClientResponse, idle: float | Non
         upstream.release()
 
 
-def _without_subscription_key(query: bytes) -> bytes:
-    return b"&".join(p for p in query.split(b"&") if not p.startswith(b"subscription-key="))
+def upstream_query(query: bytes) -> str:
+    """The query string sent upstream: every parameter whose *decoded* name is ``subscription-key``
+    removed (``subscription%2Dkey=`` authenticates exactly as the plain name does, so it must be stripped
+    the same way; names are compared case-insensitively and also after ``;``, which some servers split
+    on), and anything outside RFC 3986's query characters percent-encoded, since the URL goes out verbatim."""
+    if not query:
+        return ""
+    kept = [part for part in query.split(b"&") if part and not any(
+        unquote_plus(piece.split(b"=", 1)[0].decode("latin-1")).strip().lower() == SUBSCRIPTION_KEY_QUERY
+        for piece in part.split(b";"))]
+    return quote_from_bytes(b"&".join(kept), safe=_QUERY_SAFE)
 
 
 async def _relay(upstream: aiohttp.ClientResponse, first: bytes) -> AsyncIterator[bytes]:
@@ -186,9 +229,11 @@ async def _send(pending, backend_id: str, seconds: float) -> aiohttp.ClientRespo
     except asyncio.TimeoutError as exc:
         raise UpstreamError("timeout", f"no answer from {backend_id} within {seconds:g} s") from exc
     except aiohttp.ClientConnectorError as exc:
-        raise UpstreamError("connection", f"cannot connect to {backend_id}: {exc.os_error or exc}") from exc
+        code = getattr(exc.os_error, "errno", None)
+        reason = os.strerror(code).lower() if code else type(exc).__name__  # the OS's words carry the address
+        raise UpstreamError("connection", f"cannot connect to {backend_id}: {reason}", f"{backend_id}: {exc}") from exc
     except aiohttp.ClientError as exc:
-        raise UpstreamError("connection", f"{backend_id}: {type(exc).__name__}: {exc}") from exc
+        raise UpstreamError("connection", f"{backend_id}: {type(exc).__name__}", f"{backend_id}: {exc}") from exc
 
 
 def _response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:

@@ -11,7 +11,12 @@ one), so several gateways in one process — tests, ``aigw up`` — never mix th
   ``api_id``: lower case, anything outside ``[a-z0-9_]`` becomes ``_``). Each policy may name different
   dimensions, so one metric carries series with different label sets — valid exposition, and the reason
   these counters are a custom collector rather than ``prometheus_client.Counter``.
-- ``aigw_cache_lookups_total{api, result}`` (semantic cache), ``aigw_content_safety_checks_total{api, result}``.
+- ``aigw_cache_lookups_total{api, result}`` (semantic cache: hit, miss, bypass, error, skipped),
+  ``aigw_content_safety_checks_total{api, result}``; read at scrape time: ``aigw_cache_entries``,
+  ``aigw_cache_bytes`` / ``aigw_cache_max_bytes`` (the byte budget), ``aigw_cache_vectors_pending``,
+  ``aigw_cache_evictions_total{reason=lru|ttl}``.
+- Labels name configured things only (API id, operation from the matched operation table, status,
+  backend id) — never a raw path, so a client cannot mint series.
 - Read from ``Backends.health()`` at scrape time (nothing on the request path): ``aigw_backend_up``,
   ``aigw_backend_circuit_breaker_open`` (1 open, 0 closed), ``aigw_backend_circuit_breaker_trips_total``,
   ``aigw_backend_requests_total``, ``aigw_backend_failures_total``, all by ``backend``.
@@ -73,6 +78,8 @@ class Metrics:
         self.registry.register(_TokenCollector(self))
         if backends is not None:
             self.registry.register(_BackendCollector(backends))
+        self.caches: Any = lambda: ()  # the semantic caches in use (set once the policies exist)
+        self.registry.register(_CacheCollector(self))
         from aigw.gateway.otel import OpenTelemetry
 
         self.otel = OpenTelemetry.create(config, backends, list(readers))
@@ -161,6 +168,31 @@ class _TokenCollector:
             for kind, value in zip(TOKEN_KINDS, counts):
                 families[kind].add_sample(f"aigw_llm_{kind}_tokens_total", labels, value)
         return list(families.values())
+
+
+class _CacheCollector:
+    """Semantic cache sizes against their byte budget, and what the budget evicted, read when scraped."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self):
+        caches = list(self.metrics.caches())
+        if not caches:
+            return []
+        entries = GaugeMetricFamily("aigw_cache_entries", "Answers held by the semantic cache.")
+        used = GaugeMetricFamily("aigw_cache_bytes", "Bytes the semantic cache holds (answers and vectors).")
+        budget = GaugeMetricFamily("aigw_cache_max_bytes", "The semantic cache's byte budget.")
+        pending = GaugeMetricFamily("aigw_cache_vectors_pending", "Vectors waiting to enter the graph index.")
+        evictions = Metric("aigw_cache_evictions", "Entries evicted: by the byte budget (lru) or expired (ttl).", "counter")
+        stats = [cache.stats() for cache in caches]
+        entries.add_metric([], sum(s["entries"] for s in stats))
+        used.add_metric([], sum(s["bytes"] for s in stats))
+        budget.add_metric([], sum(s["max_bytes"] for s in stats))
+        pending.add_metric([], sum(s["pending"] for s in stats))
+        evictions.add_sample("aigw_cache_evictions_total", {"reason": "lru"}, sum(s["evictions"] for s in stats))
+        evictions.add_sample("aigw_cache_evictions_total", {"reason": "ttl"}, sum(s["expirations"] for s in stats))
+        return [entries, used, budget, pending, evictions]
 
 
 class _BackendCollector:

@@ -6,16 +6,22 @@ What the gateway does to this traffic, and only this:
   ``MCP-Protocol-Version`` both ways, JSON or SSE answers, 202 for notifications, the long-lived GET
   stream and DELETE. The forwarder relays event streams without waiting for a first byte and bounds
   their silence by the API's ``stream-idle-timeout`` (none on GET streams by default).
-- **A2A** (JSON-RPC binding only): the agent card (``…/.well-known/agent-card.json``, and the result of
-  ``GetExtendedAgentCard``) is rewritten so every URL clients call is the gateway's and its security
-  names the subscription key; cards are readable without a key (discovery), a key sent is checked.
-- **Call limits**: ``rate-limit-by-key`` / ``quota-by-key`` count each POST (one JSON-RPC message: a
-  request, a notification or a response); opening or resuming a stream (GET), ending a session
-  (DELETE) and reading an agent card are not counted. The ``llm-*`` policies do not apply.
+- **A2A** (JSON-RPC and HTTP+JSON bindings; gRPC is not carried — HTTP/2 with trailers — so a card's
+  gRPC interfaces are dropped): the agent card (``…/.well-known/agent-card.json``, and the result of
+  ``GetExtendedAgentCard`` / ``GET …/extendedAgentCard``) is rewritten so every URL clients call is the
+  gateway's and its security names the subscription key; cards are readable without a key
+  (discovery), a key sent is checked. Cards are the *only* A2A traffic rewritten: everything that
+  carries a webhook — push-notification configs (URL, token, credentials) in requests and answers of
+  either binding — passes byte for byte, and the agent calls the webhook itself, not through the gateway.
+- **Call limits**: ``rate-limit-by-key`` / ``quota-by-key`` count each MCP POST (one JSON-RPC message:
+  a request, a notification or a response) and each A2A operation (a JSON-RPC POST, or any HTTP+JSON
+  request); opening or resuming an MCP stream (GET), ending a session (DELETE) and reading an agent
+  card are not counted. The ``llm-*`` policies do not apply.
 - **Errors** the gateway itself answers (401, 403, 429, 413, 502, 503, 504) keep their status and
   headers (``Retry-After``, ``WWW-Authenticate``) but carry a JSON-RPC error object, with API
   Management's ``{"statusCode", "message"}`` as its ``data``: the official MCP SDK surfaces a JSON-RPC
-  error body verbatim (it has only a generic message otherwise). Agent-card reads keep APIM's body.
+  error body verbatim (it has only a generic message otherwise). Agent-card reads and the HTTP+JSON
+  binding, whose clients read the HTTP status, keep APIM's body.
 """
 
 import logging
@@ -25,8 +31,9 @@ import orjson
 
 from aigw.gateway.config import Api, GatewayConfig
 from aigw.gateway.context import Context, Request, Response
-from aigw.protocol import jsonrpc
+from aigw.protocol import a2a_rest, jsonrpc
 from aigw.protocol.errors import apim_error
+from aigw.protocol.sse import encode_error_event
 
 log = logging.getLogger("aigw.gateway")
 PASSTHROUGH_KINDS = frozenset({"mcp", "a2a"})
@@ -44,21 +51,33 @@ def is_card_read(api: Api, method: str, path: str) -> bool:
     return api.kind == "a2a" and method in ("GET", "HEAD") and path.endswith(CARD_SUFFIX)
 
 
+def is_rest_call(api: Api, path: str) -> bool:
+    """An A2A request of the HTTP+JSON binding (``…/message:send``, ``…/tasks/{id}``, …)."""
+    return api.kind == "a2a" and a2a_rest.is_rest_path(path)
+
+
 def metered(ctx: Context) -> bool:
-    """Whether call limits count this request: every LLM call; only POSTs of MCP and A2A APIs."""
-    return ctx.operation not in PASSTHROUGH_KINDS or ctx.request.method == "POST"
+    """Whether call limits count this request: every LLM call; MCP POSTs; A2A operations (JSON-RPC POSTs
+    and HTTP+JSON requests of any method), never an agent-card read."""
+    request = ctx.request
+    if ctx.operation not in PASSTHROUGH_KINDS:
+        return True
+    if ctx.api.kind == "a2a" and is_rest_call(ctx.api, request.path):
+        return True
+    return request.method == "POST"
 
 
 def public_base(api: Api, request: Request, scheme: str) -> str:
     """The gateway's base URL as this client reached it; ``public-url`` wins over the headers.
 
-    X-Forwarded-* is trusted as sent (the card only tells the caller where to call next); set
-    ``public-url`` when the gateway is reachable from untrusted networks.
+    X-Forwarded-Proto/-Host count only from a trusted proxy (``security.trusted-proxies``): otherwise any
+    caller could make the card send the next client elsewhere. Set ``public-url`` to be independent of both.
     """
     if api.public_url:
         return api.public_url
-    proto = _first(request.header("x-forwarded-proto")) or scheme or "http"
-    host = _first(request.header("x-forwarded-host")) or request.header("host") or "localhost"
+    trusted = request.via_trusted_proxy
+    proto = (trusted and _first(request.header("x-forwarded-proto"))) or scheme or "http"
+    host = (trusted and _first(request.header("x-forwarded-host"))) or request.header("host") or "localhost"
     return f"{proto}://{host}"
 
 
@@ -88,10 +107,13 @@ class CardRewriter:
         request = ctx.request
         if is_card_read(ctx.api, request.method, request.path):
             beside = request.path[: -len(CARD_SUFFIX)]
-        elif request.method == "POST" and _method(request) in EXTENDED_CARD_METHODS:
+        elif request.method == "GET" and a2a_rest.is_extended_card_path(request.path):
+            beside = request.path[: -len(a2a_rest.EXTENDED_CARD)]
+        elif request.method == "POST" and not is_rest_call(ctx.api, request.path) and \
+                _method(request) in EXTENDED_CARD_METHODS:
             beside = request.path
         else:
-            return
+            return  # everything else, push-notification configs included, passes untouched
         base = public_base(ctx.api, request, scheme)
 
         async def rewrite(done: Context) -> None:
@@ -107,7 +129,7 @@ class CardRewriter:
         if response is None or response.status != 200 or response.body is None:
             return
         payload = response.json()
-        envelope = ctx.request.method == "POST"
+        envelope = ctx.request.method == "POST"  # JSON-RPC's result; a GET (card, REST extended card) is the card
         card = payload.get("result") if envelope and isinstance(payload, dict) else payload
         if not isinstance(card, dict):
             return
@@ -142,16 +164,20 @@ def _method(request: Request) -> str | None:
     return body.get("method") if isinstance(body, dict) else None
 
 
+CARRIED_BINDINGS = frozenset({"JSONRPC", "HTTP+JSON"})
+
+
 def rewrite_card(card: dict, public: Callable[[str], str], security: dict | None) -> dict:
-    """The card with its JSON-RPC URLs made public, other bindings dropped (the gateway speaks JSON-RPC
-    only), signatures dropped (they no longer match) and, when given, the gateway's security in place
-    of the agent's (the gateway authenticates to the agent itself)."""
+    """The card with the URLs of the bindings the gateway carries (v1.0: JSON-RPC and HTTP+JSON; v0.3:
+    JSON-RPC, whose HTTP+JSON paths differ) made public, the others (gRPC) dropped, signatures dropped
+    (they no longer match) and, when given, the gateway's security in place of the agent's (the gateway
+    authenticates to the agent itself)."""
     card = dict(card)
     if isinstance(card.get("supportedInterfaces"), list):  # v1.0
         card["supportedInterfaces"] = [
             {**i, "url": public(i["url"])} for i in card["supportedInterfaces"]
             if isinstance(i, dict) and isinstance(i.get("url"), str)
-            and str(i.get("protocolBinding", "JSONRPC")).upper() == "JSONRPC"]
+            and str(i.get("protocolBinding", "JSONRPC")).upper() in CARRIED_BINDINGS]
     # v0.3: url + preferredTransport, more transports in additionalInterfaces
     additional = [i for i in card.get("additionalInterfaces") or () if isinstance(i, dict)
                   and isinstance(i.get("url"), str) and str(i.get("transport", "")).upper() == "JSONRPC"]
@@ -190,7 +216,8 @@ def subscription_security(api: Api) -> dict:
 # --- errors in the protocol's own shape ----------------------------------------------------------
 
 def wants_jsonrpc_errors(api: Api, method: str, path: str) -> bool:
-    return api.kind == "mcp" or (api.kind == "a2a" and not is_card_read(api, method, path))
+    return api.kind == "mcp" or (api.kind == "a2a" and not is_card_read(api, method, path)
+                                 and not is_rest_call(api, path))
 
 
 def jsonrpc_error(response: Response, request: Request | None = None) -> Response:
@@ -220,9 +247,13 @@ def refuse_in_kind(error: Any, api: Api, request: Request) -> None:
 
 def stream_error_event(request: Request, detail: str) -> bytes:
     """The closing SSE event when an agent's or MCP server's stream breaks off mid-way: a JSON-RPC error
-    for the request the stream answered (an MCP GET stream answers none: it just ends, and the client
-    reconnects with Last-Event-ID as the protocol intends)."""
+    for the request the stream answered, or for the HTTP+JSON binding an ``event: error`` with an
+    AIP-193 status (an MCP GET stream answers none: it just ends, and the client reconnects with
+    Last-Event-ID as the protocol intends)."""
     body = request.json() if request.method == "POST" else None
+    if a2a_rest.is_rest_path(request.path) and not (isinstance(body, dict) and "jsonrpc" in body):
+        _, status = a2a_rest.error_body("INTERNAL_ERROR", f"The upstream stream broke off: {detail}")
+        return encode_error_event(orjson.dumps(status))
     if not (isinstance(body, dict) and "id" in body and "method" in body):
         return b""
     error = jsonrpc.error(body["id"], jsonrpc.INTERNAL_ERROR, f"The upstream stream broke off: {detail}")

@@ -9,6 +9,7 @@ backend is skipped, outbound still runs).
 import asyncio
 import functools
 import logging
+import time
 from dataclasses import dataclass, field
 
 from aigw.gateway.config import SECTIONS, GatewayConfig, Policies
@@ -17,8 +18,10 @@ from aigw.gateway.errors import GatewayError, UpstreamError
 from aigw.gateway.policies import registry
 from aigw.gateway.policies.basic import ForwardRequest, RetryPolicy, SetBackendService
 from aigw.gateway.services import Services
+from aigw.protocol.log_limit import LogLimiter
 
 log = logging.getLogger("aigw.gateway")
+quiet = LogLimiter(log)  # a failing backend is one line per interval, not one per request
 
 
 @dataclass
@@ -108,37 +111,54 @@ async def _on_error(ctx: Context, chain: Chain, error: BaseException, response: 
 
 
 async def forward_with_retry(ctx: Context, chain: Chain, services: Services) -> None:
-    """Send to the API's backend (or the pool), failing over per the retry policy and breakers."""
+    """Send to the API's backend (or the pool), failing over per the retry policy, its budget and the breakers.
+
+    Time: ``forward-request``'s timeout is the whole request's budget; each attempt gets its backend's
+    ``timeout`` or what is left of the budget, whichever is less."""
     backends = services.backends
     backend_id = ctx.backend_id or ctx.api.backend
     retry = chain.retry
     attempts = 1 + (retry.config.count if retry else 0)
+    deadline = time.monotonic() + chain.timeout if chain.timeout else None
+    if retry is not None:
+        retry.budget.request()
     tried: set[str] = set()
     last_error: UpstreamError | None = None
     drop = ctx.api.subscription_key_header.lower().encode() if ctx.api.subscription_required else None
     for attempt in range(attempts):
+        if attempt:
+            delay = retry.delay(attempt)
+            if not retry.budget.spend() or (deadline is not None and time.monotonic() + delay >= deadline):
+                break  # no budget or time left: the client gets what the last attempt gave
+            if delay:
+                await asyncio.sleep(delay)
         backend = backends.choose(backend_id, tried) or (backends.choose(backend_id) if tried else None)
+        if backend is None and await backends.settle(backend_id):
+            backend = backends.choose(backend_id, tried) or (backends.choose(backend_id) if tried else None)
         if backend is None:
-            wait = backends.retry_after(backend_id)
+            wait = str(int(backends.retry_after(backend_id) + 0.999))
+            if backends.throttled(backend_id):  # busy, not broken: say so as the backends did
+                raise GatewayError(429, f"Every backend is throttling requests. Try again in {wait} seconds.",
+                                   {"Retry-After": wait}, reason="backends-throttled")
             raise GatewayError(503, "All backends are unavailable (circuit breakers open). Try again later.",
-                               {"Retry-After": str(int(wait + 0.999))}, reason="backends-unavailable")
+                               {"Retry-After": wait}, reason="backends-unavailable")
         tried.add(backend.id)
         ctx.attempts += 1
         ctx.served_by = backend.id
+        seconds = backend.config.timeout if deadline is None else min(backend.config.timeout, deadline - time.monotonic())
         try:
-            response = await services.forwarder.forward(ctx, backend, drop, chain.timeout)
+            response = await _attempt(ctx, backend, drop, seconds, services)
         except UpstreamError as error:
             backends.record(backend, None, error.reason, None)
-            last_error = error
-            if retry is not None and attempt + 1 < attempts:
-                await asyncio.sleep(retry.delay(attempt + 1))
-                continue
-            break
+            quiet.warning(f"upstream-{backend.id}-{error.reason}", "upstream %s failed (%s): %s", backend.id,
+                          error.reason, error.internal)
+            last_error, ctx.response = error, None
+            continue
         backends.record(backend, response.status, None, _retry_after(response))
         if retry is not None and attempt + 1 < attempts and retry.matches(response.status):
             if response.stream is not None:
                 await response.stream.aclose()
-            await asyncio.sleep(retry.delay(attempt + 1))
+                response = Response(response.status, response.headers, b"", source=response.source)
             last_error = None
             ctx.response = response
             continue
@@ -149,6 +169,29 @@ async def forward_with_retry(ctx: Context, chain: Chain, services: Services) -> 
     status = 504 if last_error and last_error.reason == "timeout" else 502
     raise GatewayError(status, f"Backend unavailable: {last_error.detail if last_error else 'no backend answered'}",
                        reason=last_error.reason if last_error else "no-backend")
+
+
+async def _attempt(ctx: Context, backend, drop: bytes | None, seconds: float, services: Services) -> Response:
+    """One attempt, abandoned (as a timeout) if the backend's readiness probe finds it hung meanwhile."""
+    backends = services.backends
+    abandoned = backends.started(backend)
+    forwarding = asyncio.ensure_future(services.forwarder.forward(ctx, backend, drop, max(seconds, 0.001)))
+    watching = asyncio.ensure_future(abandoned.wait())
+    try:
+        await asyncio.wait({forwarding, watching}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        forwarding.cancel()
+        raise
+    finally:
+        watching.cancel()
+        backends.finished(backend)
+    if not forwarding.done():
+        forwarding.cancel()
+        await asyncio.gather(forwarding, return_exceptions=True)
+        raise UpstreamError("timeout", f"{backend.id} stopped answering (its readiness probe failed)")
+    response = forwarding.result()
+    backends.answered(backend)
+    return response
 
 
 def _retry_after(response: Response) -> float | None:

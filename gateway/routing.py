@@ -1,8 +1,16 @@
-"""Which API a path belongs to (longest prefix wins) and which operation it calls."""
+"""Which API a canonical path belongs to (longest prefix wins) and which operation it calls.
+
+An LLM API (``azure-openai``, ``openai``) answers only the operations the gateway knows — chat
+completions, completions, embeddings and the model list — and 404s anything else, as API Management
+does for a path that matches no operation of the API: every policy is written per operation, so an
+unmatched path forwarded anyway would reach the backend with none of them (a trailing ``/`` or an
+extra segment was enough). MCP and A2A APIs are one operation each and pass any path under their prefix.
+"""
 
 from aigw.gateway.config import Api
 
 _OPERATIONS = {"chat/completions": "chat", "completions": "completions", "embeddings": "embeddings"}
+LLM_KINDS = frozenset({"azure-openai", "openai"})
 
 
 class ApiRouter:
@@ -16,17 +24,25 @@ class ApiRouter:
                 return api, (path if prefix == "/" else path[len(prefix):])
         return None
 
+    def floor(self, path: str) -> int:
+        """Segments of the prefix of the API ``path`` is addressed to: a ``..`` may not climb above them."""
+        matched = self.match(path)
+        return 0 if matched is None else len([s for s in matched[0].path.split("/") if s])
+
 
 def operation_of(api: Api, suffix: str) -> tuple[str | None, str | None]:
-    """``(operation, deployment)`` for an LLM API suffix; MCP/A2A APIs are one operation each."""
-    if api.kind in ("mcp", "a2a"):
+    """``(operation, deployment)`` for an API suffix; ``(None, None)`` when an LLM API has no such operation."""
+    if api.kind not in LLM_KINDS:
         return api.kind, None
     if suffix.startswith("/deployments/"):
         deployment, _, tail = suffix[len("/deployments/"):].partition("/")
-        return _OPERATIONS.get(tail), deployment or None
+        operation = _OPERATIONS.get(tail)
+        return (operation, deployment) if operation and deployment else (None, None)
     for prefix in ("/v1/", "/"):
-        if suffix.startswith(prefix) and suffix[len(prefix):] in _OPERATIONS:
-            return _OPERATIONS[suffix[len(prefix):]], None
-    if suffix.rstrip("/").endswith("/models") or suffix.startswith("/models") or suffix.startswith("/v1/models"):
-        return "models", None
+        if suffix.startswith(prefix):
+            rest = suffix[len(prefix):]
+            if rest in _OPERATIONS:
+                return _OPERATIONS[rest], None
+            if rest == "models" or (rest.startswith("models/") and rest.count("/") == 1 and len(rest) > 7):
+                return "models", None
     return None, None

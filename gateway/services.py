@@ -26,8 +26,9 @@ class Services:
     def create(cls, config: GatewayConfig) -> "Services":
         from aigw.gateway.metrics import Metrics
 
-        backends = Backends(config)
-        return cls(config=config, store=create_store(config.store), backends=backends, forwarder=Forwarder(),
+        forwarder = Forwarder()
+        backends = Backends(config, prober=forwarder.probe)
+        return cls(config=config, store=create_store(config.store), backends=backends, forwarder=forwarder,
                    metrics=Metrics(config, backends))
 
     async def reset(self) -> None:
@@ -39,6 +40,7 @@ class Services:
             hook()
 
     async def close(self) -> None:
+        await self.backends.close()
         await self.forwarder.close()
         await self.store.close()
         if self.metrics is not None:

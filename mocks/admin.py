@@ -14,10 +14,12 @@ gateway under test that forwards client headers can never reach it by accident.
     PATCH  /_mock/faults/{deployment}          change some fields
     DELETE /_mock/faults/{deployment}          clear them
     POST   /_mock/outage/{deployment}          {"down": true|false}
+    GET    /_mock/requests?limit=N             the last requests received as they arrived (raw path, query,
+                                               headers; ``admin`` marks the admin token's own calls)
     GET    /_mock/clock                        {"offset_seconds", "wall"}
     POST   /_mock/clock/advance                {"seconds": 61}
 
-The guard, the JSON answers and the body reading are shared with the other admin APIs (``/_mock/mcp``).
+The guard, the JSON answers and the body reading are shared with the other admin APIs (``/_mock/mcp``, ``/_mock/a2a``).
 """
 
 from typing import Any, Awaitable, Callable
@@ -142,6 +144,12 @@ def build(state: MockState) -> Starlette:
         target.set_faults(target.faults.faults.model_copy(update={"outage": down}))
         return json_response({"deployment": target.deployment.name, "down": down})
 
+    async def requests_(request: Request) -> Response:
+        raw = request.query_params.get("limit")
+        if raw is not None and not raw.isdigit():
+            raise AdminError(400, '"limit" must be a non-negative integer')
+        return json_response({"requests": state.requests.entries(int(raw) if raw else None)})
+
     async def clock(request: Request) -> Response:
         return json_response({"offset_seconds": state.clock.offset, "wall": state.clock.wall()})
 
@@ -162,6 +170,7 @@ def build(state: MockState) -> Starlette:
         Route("/_mock/faults/{deployment}", guarded(put_faults), methods=["PUT", "PATCH"]),
         Route("/_mock/faults/{deployment}", guarded(delete_faults), methods=["DELETE"]),
         Route("/_mock/outage/{deployment}", guarded(outage), methods=["POST"]),
+        Route("/_mock/requests", guarded(requests_)),
         Route("/_mock/clock", guarded(clock)),
         Route("/_mock/clock/advance", guarded(advance), methods=["POST"]),
     ]

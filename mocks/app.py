@@ -38,11 +38,16 @@ from aigw.mocks.streaming import stream_events
 from aigw.protocol import errors
 from aigw.protocol.lifespan import preload_tokenizers, serve_lifespan
 from aigw.protocol.ids import request_id
+from aigw.protocol.json_depth import message as depth_message
+from aigw.protocol.json_depth import too_deep
 from aigw.protocol.spec import check
 
 log = logging.getLogger("aigw.mocks")
 
 SCHEMAS = {"chat": "chat-completion-request", "completions": "completion-request", "embeddings": "embedding-request"}
+# Arguments only Azure's contract declares (2024-10-21): OpenAI's own contract forbids them, so on /v1 they
+# are as unknown as OpenAI makes them.
+AZURE_ONLY = {"embeddings": ("input_type",)}
 OPERATION_NAMES = {"chat": "ChatCompletions_Create", "completions": "Completions_Create", "embeddings": "Embeddings_Create"}
 HANG_SECONDS = 3600.0
 
@@ -65,9 +70,11 @@ class MockApp:
         self._open_auth = config.auth.mode == "open"
         self._keys = {k.encode() for k in config.auth.keys}
         self._bearers = {b"Bearer " + k.encode() for k in config.auth.keys}
+        self.server_limits = config.server_limits()  # read by the uvicorn config builders
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "http":
+            self.state.requests.record(scope)
             mounted = find_mount(self.mounts, scope["path"]) if self.mounts else None
             if mounted is not None:
                 await mounted(scope, receive, send)
@@ -120,6 +127,11 @@ class MockApp:
         if issues:
             first = issues[0]
             raise Refusal(400, errors.invalid_request(first.message, first.param, first.code))
+        if route.style == routing.OPENAI:
+            for name in AZURE_ONLY.get(operation, ()):
+                if name in body:
+                    raise Refusal(400, errors.invalid_request(f"Unrecognized request argument supplied: {name}", name,
+                                                              "unknown_parameter"))
         deployment = self._deployment(route, body).deployment
         if operation not in deployment.operations:
             raise Refusal(400, errors.error_body(
@@ -278,6 +290,9 @@ def _parse_json(raw: bytes) -> dict[str, Any]:
             f"We could not parse the JSON body of your request. ({exc}) The OpenAI API expects a JSON payload.")) from None
     if not isinstance(body, dict):
         raise Refusal(400, errors.invalid_request(f"The request body must be a JSON object, not {type(body).__name__}."))
+    deep = too_deep(body)  # hashing and answering re-serialise the body: orjson stops at 254 levels
+    if deep is not None:
+        raise Refusal(400, errors.invalid_request(depth_message(deep), param=deep))
     return body
 
 

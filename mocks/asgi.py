@@ -41,6 +41,12 @@ async def read_body(receive: Callable, limit: int, declared: int | None) -> byte
             return b"".join(parts) if len(parts) != 1 else parts[0]
 
 
+def declared_length(scope: dict) -> int | None:
+    """The request's Content-Length when it is a number (so an oversized body is refused before it is read)."""
+    value = header_value(scope, b"content-length")
+    return int(value) if value and value.isdigit() else None
+
+
 def header_value(scope: dict, name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:

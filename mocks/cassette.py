@@ -27,6 +27,8 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, urlencode
 
 import orjson
+
+from aigw.protocol.json_depth import too_deep
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aigw.mocks.config_base import Strict
@@ -247,10 +249,13 @@ def chunk_fields(raw: bytes) -> dict[str, Any]:
 
 
 def parse_json_or_raw(raw: bytes) -> Any:
+    """The body as JSON — unless it is not JSON, or nests deeper than orjson can serialise again (a key
+    is made by re-serialising it): then the raw bytes, which key the request just as well."""
     try:
-        return orjson.loads(raw) if raw else raw
+        value = orjson.loads(raw) if raw else raw
     except orjson.JSONDecodeError:
         return raw
+    return raw if too_deep(value) is not None else value
 
 
 def now_iso() -> str:

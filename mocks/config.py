@@ -16,6 +16,7 @@ from aigw.mocks.content_classifier import ContentSafetyConfig
 from aigw.mocks.a2a.config import A2AConfig
 from aigw.mocks.mcp.config import McpConfig
 from aigw.mocks.model_limits import default_limits
+from aigw.protocol.server_limits import ServerLimits
 from aigw.protocol.yamlconfig import load_model, parse_model
 
 Operation = Literal["chat", "completions", "embeddings"]
@@ -172,6 +173,11 @@ class MockConfig(Strict):
             if name not in known:
                 raise ValueError(f"unknown latency profile {name!r}; known: {', '.join(sorted(known))}")
         return self
+
+    def server_limits(self) -> ServerLimits:
+        """The listener bounds (``aigw.protocol.server_limits``): header/body timeouts, header size and
+        connections at their defaults (a declared body over ``max_body_bytes`` is the app's 413)."""
+        return ServerLimits(error_shape="openai")
 
     def profile(self, deployment: Deployment) -> LatencyProfile | None:
         """The latency profile in force for ``deployment``; None means no simulated latency."""

@@ -33,6 +33,8 @@ from aigw.mocks.content_classifier import CATEGORIES, Classifier, classifier_for
 from aigw.mocks.content_safety_blocklists import NAME_PATTERN, BlocklistStore, make_item
 from aigw.protocol import errors as openai_errors
 from aigw.protocol.ids import request_id
+from aigw.protocol.json_depth import message as depth_message
+from aigw.protocol.json_depth import too_deep
 from aigw.protocol.spec import check
 
 log = logging.getLogger("aigw.mocks.content_safety")
@@ -168,6 +170,9 @@ class ContentSafetyService:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise invalid(f"The request body is not valid JSON: {exc}.") from None
+        deep = too_deep(body)
+        if deep is not None:
+            raise invalid(depth_message(deep))
         if not isinstance(body, dict):
             raise invalid(f"The request body must be a JSON object, not {type(body).__name__}.")
         return body

@@ -11,7 +11,7 @@ resets it along with the model API.
 
 from typing import Any, Callable
 
-from aigw.mocks.a2a import app as a2a_app
+from aigw.mocks.a2a import admin as a2a_admin, app as a2a_app
 from aigw.mocks import content_safety
 from aigw.mocks.config import MockConfig
 from aigw.mocks.mcp.mount import mcp_mounts
@@ -25,7 +25,8 @@ def build_mounts(config: MockConfig, state: MockState) -> list[tuple[str, ASGIAp
     if config.a2a.enabled:
         agents = a2a_app.build(config, state.clock)
         state.on_reset.append(agents.reset)
-        mounts += [(a2a_app.CARD_PATH, agents), ("/a2a", agents)]
+        mounts += [(a2a_app.CARD_PATH, agents), ("/a2a", agents),
+                   ("/_mock/a2a", a2a_admin.build(agents, config.admin_token))]
     mounts += mcp_mounts(config, state)
     safety = content_safety.build(config)
     state.on_reset.append(safety.reset)

@@ -21,7 +21,7 @@ import orjson
 from multidict import CIMultiDict
 from yarl import URL
 
-from aigw.mocks.asgi import BodyTooLarge, ClientGone, read_body, send_bytes, send_json
+from aigw.mocks.asgi import declared_length, BodyTooLarge, ClientGone, read_body, send_bytes, send_json
 from aigw.mocks.cassette import (
     CassetteOptions,
     CassetteWriter,
@@ -92,7 +92,7 @@ class Recorder:
 
     async def forward(self, scope: dict, receive: Callable, send: Callable) -> None:
         try:
-            body = await read_body(receive, self.max_body_bytes, None)
+            body = await read_body(receive, self.max_body_bytes, declared_length(scope))
         except BodyTooLarge:
             return await send_json(send, 413, errors.error_body(
                 f"Request body too large: the recorder's limit is {self.max_body_bytes} bytes.", code="413",

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import orjson
 
-from aigw.mocks.asgi import BodyTooLarge, ClientGone, read_body, send_bytes, send_json, sleep_or_gone, watch_disconnect
+from aigw.mocks.asgi import declared_length, BodyTooLarge, ClientGone, read_body, send_bytes, send_json, sleep_or_gone, watch_disconnect
 from aigw.mocks.cassette import Cassette, CassetteOptions, Exchange, Rules, load
 from aigw.protocol import errors
 
@@ -59,7 +59,7 @@ class Replayer:
         if scope["type"] != "http":
             return await self.fallback(scope, receive, send)
         try:
-            body = await read_body(receive, self.max_body_bytes, None)
+            body = await read_body(receive, self.max_body_bytes, declared_length(scope))
         except BodyTooLarge:
             return await send_json(send, 413, errors.error_body(
                 f"Request body too large: the limit is {self.max_body_bytes} bytes.", code="413", type=errors.INVALID_REQUEST), [])

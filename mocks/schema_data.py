@@ -186,7 +186,14 @@ class _Generator:
         if self._validator is None:
             root = self.root if isinstance(self.root, dict) else {}
             self._validator = validator_for(root, default=Draft202012Validator)(root)
-        return self._validator.evolve(schema=schema).is_valid(value)
+        try:
+            return self._validator.evolve(schema=schema).is_valid(value)
+        except BaseException as exc:  # a schema referring to itself without end ({"oneOf": [{}, {"$ref": "#"}]})
+            # recurses until Python's limit, which the Rust reference resolver turns into a panic (a BaseException)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)) or not (
+                    isinstance(exc, (RecursionError, ValueError)) or type(exc).__name__ == "PanicException"):
+                raise
+            raise SchemaGenerationError("the schema refers to itself without end ($ref cycle)") from None
 
     def _pick_type(self, schema: dict[str, Any]) -> str:
         declared = schema.get("type")

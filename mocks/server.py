@@ -69,6 +69,7 @@ def serve(host: str, port: int, config_path: str | None, seed: int | None, laten
     """Serve ``app`` if given (built by ``build_app``), else the app the arguments describe; ``announce`` runs
     once the port is known to be ours."""
     config = resolve_config(config_path, seed, latency)  # fail fast, before forking workers
+    limits = config.server_limits()
     if workers > 1:
         check_port_free(host, port)  # the workers bind it themselves
         announce()
@@ -76,12 +77,13 @@ def serve(host: str, port: int, config_path: str | None, seed: int | None, laten
         os.environ[ENV_SEED] = "" if seed is None else str(seed)
         os.environ[ENV_LATENCY] = latency or ""
         os.environ[ENV_CASSETTE] = cassette.to_json() if cassette is not None else ""
-        uvicorn.run("aigw.mocks.server:app_from_env", **uvicorn_settings(host, port, log_level=log_level, access_log=access_log,
-                                                                          factory=True, workers=workers))
+        uvicorn.run("aigw.mocks.server:app_from_env", **uvicorn_settings(host, port, limits=limits, log_level=log_level,
+                                                                          access_log=access_log, factory=True, workers=workers))
     else:
         sock = listening_socket(host, port)
         announce()
         app = app or build_app(config, cassette)
         prepare_process()
-        uvicorn.Server(uvicorn_config(app, host, port, log_level=log_level, access_log=access_log)).run(sockets=[sock])
+        settings = uvicorn_config(app, host, port, limits=limits, log_level=log_level, access_log=access_log)
+        uvicorn.Server(settings).run(sockets=[sock])
 

@@ -15,6 +15,7 @@ from aigw.mocks.clock import Clock
 from aigw.mocks.config import Deployment, Faults, MockConfig
 from aigw.mocks.faults import FaultInjector
 from aigw.mocks.ratelimit import DeploymentLimiter
+from aigw.mocks.request_log import RequestLog
 
 
 @dataclass
@@ -56,6 +57,7 @@ class MockState:
     def __init__(self, config: MockConfig) -> None:
         self.config = config
         self.clock = Clock()
+        self.requests = RequestLog(config.admin_token)  # what arrived, for checking what a gateway forwards
         self.on_reset: list[Callable[[], None]] = []  # the mounted services' own resets, run after ours
         self.reset()
 
@@ -68,6 +70,7 @@ class MockState:
         for state in self.deployments.values():
             self.by_model.setdefault(state.deployment.model, state)
         self.unrouted = Counters()
+        self.requests.clear()
         for hook in self.on_reset:
             hook()
 

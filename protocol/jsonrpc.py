@@ -9,6 +9,9 @@ from typing import Any
 
 import orjson
 
+from aigw.protocol.json_depth import message as depth_message
+from aigw.protocol.json_depth import too_deep
+
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
@@ -64,6 +67,9 @@ def parse(body: bytes) -> Message | list[Message]:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise JSONRPCError(PARSE_ERROR, f"Parse error: {exc}") from None
+    deep = too_deep(value)
+    if deep is not None:
+        raise JSONRPCError(INVALID_REQUEST, f"Invalid Request: {depth_message(deep)}")
     if isinstance(value, list):
         if not value:
             raise JSONRPCError(INVALID_REQUEST, "Invalid Request: empty batch")

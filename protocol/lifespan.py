@@ -6,6 +6,8 @@ Every server of ours (mock, recorder, gateway) speaks it the same way; only what
 
 from typing import Awaitable, Callable
 
+from aigw.protocol.server_limits import install_exception_handler
+
 Hook = Callable[[], Awaitable[None]]
 
 
@@ -13,6 +15,7 @@ async def serve_lifespan(receive: Callable, send: Callable, startup: Hook | None
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            install_exception_handler()  # EMFILE and friends: one line per interval, not a traceback each
             if startup is not None:
                 await startup()
             await send({"type": "lifespan.startup.complete"})

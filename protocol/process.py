@@ -12,6 +12,7 @@ allocations. Used by the gateway and the mock alike.
 
 import gc
 
+from aigw.protocol.server_limits import raise_fd_limit
 from aigw.protocol.tokens import preload
 
 GC_YOUNG_THRESHOLD = 10_000
@@ -19,6 +20,7 @@ GC_YOUNG_THRESHOLD = 10_000
 
 def prepare_process() -> None:
     """Call once everything long-lived exists, right before serving."""
+    raise_fd_limit()  # one descriptor per connection: take what the hard limit allows
     preload()  # the apps' lifespans preload too; this makes the tables part of what is frozen
     gc.collect()
     gc.freeze()

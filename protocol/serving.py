@@ -1,8 +1,8 @@
 """How every server of ours listens: one uvicorn configuration, our own listening sockets, free ports.
 
 One ``uvicorn_config`` for the mock, the recorder, the gateway and the embedded default (``aigw.stack``),
-so server-level settings (event loop, HTTP parser, keep-alive, graceful shutdown — and any bound added
-later) are decided in one place and every server gets them.
+so server-level settings (event loop, HTTP protocol with its bounds from ``aigw.protocol.server_limits``,
+keep-alive, graceful shutdown) are decided in one place and every server gets them.
 
 Servers are handed a socket this module bound (``listening_socket``) instead of letting uvicorn bind:
 a port that is taken is then one ``PortInUse`` naming the port and what wanted it, raised before anything
@@ -25,6 +25,8 @@ from typing import Any
 
 import uvicorn
 
+from aigw.protocol.server_limits import ServerLimits, uvicorn_options
+
 FREE_PORT_RANGE = (20000, 32768)
 START_TIMEOUT_S = 30.0
 
@@ -41,20 +43,23 @@ class PortInUse(OSError):
         return f"port {self.port} on {self.host}{role} is {self.reason}"
 
 
-def uvicorn_settings(host: str = "127.0.0.1", port: int = 0, *, log_level: str = "warning", access_log: bool = False,
-                     **overrides: Any) -> dict[str, Any]:
+def uvicorn_settings(host: str = "127.0.0.1", port: int = 0, *, limits: ServerLimits | None = None,
+                     log_level: str = "warning", access_log: bool = False, **overrides: Any) -> dict[str, Any]:
     """The uvicorn settings every server of ours runs with, as keyword arguments of ``uvicorn.Config`` (and of
-    ``uvicorn.run``, which multi-worker servers need); ``overrides`` for the rare exception."""
-    settings: dict[str, Any] = dict(host=host, port=port, log_level=log_level, access_log=access_log, loop="uvloop",
-                                    http="httptools", lifespan="on", timeout_keep_alive=30,
-                                    timeout_graceful_shutdown=35)
+    ``uvicorn.run``, which multi-worker servers need): the listener's bounds (``limits``, see
+    ``aigw.protocol.server_limits``) and our defaults; ``overrides`` for the rare exception."""
+    settings: dict[str, Any] = dict(host=host, port=port, log_level=log_level, access_log=access_log, lifespan="on",
+                                    timeout_graceful_shutdown=35, **uvicorn_options(limits or ServerLimits()))
     settings.update(overrides)
     return settings
 
 
-def uvicorn_config(app: Any, host: str = "127.0.0.1", port: int = 0, **options: Any) -> uvicorn.Config:
-    """``uvicorn.Config`` for ``app`` with ``uvicorn_settings``."""
-    return uvicorn.Config(app, **uvicorn_settings(host, port, **options))
+def uvicorn_config(app: Any, host: str = "127.0.0.1", port: int = 0, *, limits: ServerLimits | None = None,
+                   **options: Any) -> uvicorn.Config:
+    """``uvicorn.Config`` for ``app`` with ``uvicorn_settings``; ``limits`` default to the app's own
+    (``app.server_limits``: the gateway's and the mock's configs say them)."""
+    limits = limits or getattr(app, "server_limits", None)
+    return uvicorn.Config(app, **uvicorn_settings(host, port, limits=limits, **options))
 
 
 def listening_socket(host: str, port: int, role: str = "") -> socket.socket:

@@ -56,10 +56,12 @@ def gateway_config(variant: str, path: str | None, env: dict[str, str],
         return load_config(path or example_config_path(), env)  # errors keep the file's line numbers
     source = path or "the example gateway config"
     text = Path(path).read_text("utf-8") if path else example_config_path().read_text("utf-8")
-    data = load_target_config(text) if variant == "load" and path is None else yaml.safe_load(text)
+    if variant == "load" and path is None:
+        text = yaml.safe_dump(load_target_config(text), sort_keys=False)
+    data = yaml.safe_load(expand_env(text, source, env))  # a change sees the real URLs
     if change is not None:
         change(data)
-    return parse_model(GatewayConfig, expand_env(yaml.safe_dump(data, sort_keys=False), source, env), source)
+    return parse_model(GatewayConfig, yaml.safe_dump(data, sort_keys=False), source)
 
 
 def load_target_config(example_text: str) -> dict:

@@ -69,6 +69,7 @@ class Endpoints:
     mock_token: str = MOCK_ADMIN_TOKEN
     admin_token: str | None = None  # the gateway's admin API token, when on
     reset_urls: list[str] = field(default_factory=list)  # POST each with the admin token (one per gateway replica)
+    metrics_key: str | None = None  # the gateway's /metrics wants Authorization: Bearer <key>
     mcp_path: str = "/mcp"
     cached_api_path: str | None = None  # a model API behind the semantic cache
     clock_offset: float = 0.0

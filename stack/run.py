@@ -75,10 +75,8 @@ async def serve(plan: StackPlan, ready: Callable[[Endpoints], None], stop: async
         if plan.clock_offset:
             offset = plan.clock_offset
             services.clock = lambda: time.time() + offset
-        gateway_app = GatewayApp(served, services)
-        if customize.wrap_gateway is not None:
-            gateway_app = customize.wrap_gateway(gateway_app)
-        apps = [gateway_app, *(MockApp(config) for config in mocks)]
+        built = [GatewayApp(served, services), *(MockApp(config) for config in mocks)]
+        apps = [customize.wrap_gateway(built[0]) if customize.wrap_gateway else built[0], *built[1:]]
     except BaseException:
         for sock in sockets:
             sock.close()
@@ -88,11 +86,13 @@ async def serve(plan: StackPlan, ready: Callable[[Endpoints], None], stop: async
     admin = gateway_config.admin.token
     endpoints = Endpoints(
         gateway=gateway, mocks=mock_urls, keys=tenants, fuzz_key=fuzz, admin_token=admin,
+        metrics_key=gateway_config.security.metrics_key,
         reset_urls=[gateway + "/_aigw/reset"] if admin else [], mcp_path=configs.mcp_path(gateway_config),
         cached_api_path=configs.cached_api_path(gateway_config),
         clock_offset=plan.clock_offset,
         capabilities=configs.capabilities(gateway_config), model_limits=configs.model_limits(mocks[0]))
-    servers = [OwnedServer(uvicorn_config(app, plan.host, port, log_level=plan.log_level)) for app, port in zip(apps, ports)]
+    servers = [OwnedServer(uvicorn_config(app, plan.host, port, limits=own.server_limits, log_level=plan.log_level))
+               for app, own, port in zip(apps, built, ports)]
     if prepare:
         from aigw.protocol.process import prepare_process
 

@@ -39,7 +39,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
-from aigw.contract_tests.prompts import chat, fresh_word
+from aigw.contract_tests.prompts import chat, fresh_word, per_choice_cap, spread
 from aigw.protocol.tokens import TokenCountError, count_chat_prompt
 
 WINDOW_S = 60.0
@@ -101,19 +101,6 @@ class TokenLimitEstimate:
         usage = exchange.json().get("usage") or {}
         assert isinstance(usage.get("total_tokens"), int), f"an admitted answer carries no usage: {exchange.body[:300]!r}"
         return usage["total_tokens"]
-
-
-def per_choice_cap(capabilities) -> int:
-    """The largest max_tokens one choice of the chat deployment accepts with a short prompt."""
-    caps = [c for c in (capabilities.max_completion_tokens, capabilities.context_window and capabilities.context_window // 2) if c]
-    return min(caps) if caps else 4096
-
-
-def spread(body: dict, completion: int, cap: int) -> dict:
-    """``body`` asking for ``completion`` tokens in all (at least 1), in as few choices of at most ``cap`` as possible."""
-    completion = max(1, completion)
-    n = min(128, math.ceil(completion / cap))
-    return {**body, "max_tokens": max(1, completion // n), **({"n": n} if n > 1 else {})}
 
 
 # -- the window model --------------------------------------------------------------------------------

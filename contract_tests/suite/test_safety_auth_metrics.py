@@ -86,7 +86,7 @@ def test_issued_keys_are_accepted(aigw_target):
 
 def _token_totals(target) -> dict[str, dict[str, float]]:
     """{kind: {metric family: summed value}} for every counter family naming prompt/completion tokens."""
-    exchange = target.request("GET", target.capabilities.metrics, auth=False)
+    exchange = target.request("GET", target.capabilities.metrics, auth=False, headers=target.metrics_headers())
     assert exchange.status == 200, f"GET {target.capabilities.metrics} got {exchange.status}"
     media = (exchange.header("content-type") or "").split(";")[0].strip().lower()
     assert media in ("text/plain", "application/openmetrics-text"), f"metrics Content-Type is {exchange.header('content-type')!r}"

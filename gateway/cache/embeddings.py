@@ -9,8 +9,11 @@ Where to send the request follows how APIM's docs set up the embeddings backend,
 - otherwise the URL is an Azure OpenAI root (``.../openai``): POST
   ``{url}/deployments/{embeddings-deployment}/embeddings?api-version=...``.
 
-The backend may be a pool: the choice and the circuit breakers are the gateway's own (``Backends``), so
-an embeddings backend that keeps failing is skipped at once instead of costing every request a timeout.
+The backend may be a pool: the choice and the circuit breakers are the gateway's own (``Backends``). On
+top, the client has a breaker of its own (3 failures in 10 s open it for 10 s, then one trial call), so
+a dead embeddings backend costs a request nothing even when its backend resource has no breaker: the
+lookup is skipped at once (``EmbeddingsSkipped``, counted as ``skipped`` in the cache metrics) instead
+of each request waiting ``embeddings-timeout`` — which is small (default 2 s) for the same reason.
 Vectors come back as base64 float32 (a quarter of the JSON, no float parsing) and are normalised to unit
 length so a dot product is the cosine similarity.
 """
@@ -18,9 +21,12 @@ length so a dot product is the cosine similarity.
 from __future__ import annotations
 
 import base64
+import time
 
 import numpy as np
 
+from aigw.gateway.breaker import Breaker
+from aigw.gateway.config import BreakerRule
 from aigw.gateway.errors import UpstreamError
 
 MAX_INPUT_CHARS = 24_000  # ~6k tokens: below every embeddings model's 8,191-token input limit
@@ -28,6 +34,16 @@ MAX_INPUT_CHARS = 24_000  # ~6k tokens: below every embeddings model's 8,191-tok
 
 class EmbeddingsError(Exception):
     """The embeddings backend gave no usable vector; the cache treats it as a miss."""
+
+
+class EmbeddingsSkipped(EmbeddingsError):
+    """The embeddings backend is known to be failing: no call was made."""
+
+
+OWN_BREAKER = BreakerRule.model_validate({
+    "name": "embeddings-client",
+    "failureCondition": {"count": 3, "interval": 10, "statusCodeRanges": [{"min": 429, "max": 429}, {"min": 500, "max": 599}]},
+    "tripDuration": 10})
 
 
 class EmbeddingsClient:
@@ -40,6 +56,8 @@ class EmbeddingsClient:
                              f"backend; have: {known}")
         self.services, self.backend_id, self.deployment = services, backend_id, deployment
         self.api_version, self.dimensions, self.timeout = api_version, dimensions, timeout
+        self.breaker = Breaker(OWN_BREAKER)
+        self.clock = time.monotonic
         for member in backends.members(backend_id):
             self._target(member.config.url)  # every member must be reachable: fail at start-up, not per request
 
@@ -60,10 +78,24 @@ class EmbeddingsClient:
 
     async def embed(self, text: str) -> np.ndarray:
         """The unit-length embedding of ``text``; EmbeddingsError when there is none."""
+        if not self.breaker.allow(self.clock()):
+            raise EmbeddingsSkipped(f"embeddings backend {self.backend_id!r} is failing: lookup skipped")
+        try:
+            vector = await self._embed(text)
+        except EmbeddingsSkipped:
+            self.breaker.trial = False
+            raise
+        except EmbeddingsError:
+            self.breaker.record(self.clock(), True)
+            raise
+        self.breaker.record(self.clock(), False)
+        return vector
+
+    async def _embed(self, text: str) -> np.ndarray:
         backends = self.services.backends
         backend = backends.choose(self.backend_id)
         if backend is None:
-            raise EmbeddingsError(f"embeddings backend {self.backend_id!r} is unavailable (circuit breaker open)")
+            raise EmbeddingsSkipped(f"embeddings backend {self.backend_id!r} is unavailable (circuit breaker open)")
         config = backend.config
         url, extra = self._target(config.url)
         payload = {"input": text[-MAX_INPUT_CHARS:] or " ", "encoding_format": "base64", **extra}

@@ -13,8 +13,9 @@ YAML (APIM's attributes, plus ours marked)::
           vary-by: ["@(context.Subscription.Id)"]
           embeddings-deployment: text-embedding-3-small   # ours: when the backend URL is not the endpoint
           embeddings-dimensions: 256       # ours: shorter vectors (text-embedding-3 models only)
-          embeddings-timeout: 5            # ours: seconds
-          max-entries-per-partition: 100000   # ours: memory bound; the oldest entry is evicted
+          embeddings-timeout: 2            # ours: seconds (small: a slow embeddings call delays every miss)
+          max-bytes: 268435456             # ours: one budget for answers and vectors of every partition (LRU)
+          max-entries-per-partition: 100000   # ours: the oldest entry of a full partition is evicted
     outbound:
       - llm-semantic-cache-store: {duration: 3600}
 
@@ -23,8 +24,12 @@ store read) → semantic tier (embed the prompt, nearest vector within ``score-t
 response of a chat/completions request that the lookup saw says which in the ``x-aigw-cache`` header
 (``hit`` | ``miss`` | ``bypass``), with ``x-aigw-cache-tier`` (``exact`` | ``semantic``) and
 ``x-aigw-cache-distance`` (the cosine distance, ``0.0000`` for exact) on hits; ``services.metrics.cache``
-counts ``hit`` / ``miss`` / ``bypass`` / ``error`` per API. A cache or embeddings failure is logged and
-is a miss: it never fails the request. The store policy keeps only 200 answers from the backend;
+counts ``hit`` / ``miss`` / ``bypass`` / ``error`` / ``skipped`` per API (``skipped``: the embeddings
+backend is known to be failing, so the semantic tier was not even tried — a dead embeddings backend
+costs nothing per request). A cache or embeddings failure is logged (once per interval, with a count)
+and is a miss: it never fails the request. An answer is served only to a request it fully satisfies:
+same or larger completion cap than it used if it finished, exactly its cap if it was cut short
+(``CachedAnswer.satisfies``). The store policy keeps only 200 answers from the backend;
 streamed answers are assembled as they pass and stored once the stream completed cleanly.
 
 Not cached (``bypass``): requests with more than one choice (``n``), logprobs, non-text content parts
@@ -44,16 +49,18 @@ import numpy as np
 import orjson
 from pydantic import Field, field_validator
 
-from aigw.gateway.cache.embeddings import EmbeddingsClient, EmbeddingsError
+from aigw.gateway.cache.embeddings import EmbeddingsClient, EmbeddingsError, EmbeddingsSkipped
 from aigw.gateway.cache.replay import StreamAssembler, replay
-from aigw.gateway.cache.semantic import SemanticCache, answer_key, partition_id
+from aigw.gateway.cache.semantic import CachedAnswer, SemanticCache, answer_key, partition_id
 from aigw.protocol.spec import check
 from aigw.gateway.context import Context
 from aigw.gateway.expressions import compile_expression
 from aigw.gateway.policies.base import INBOUND, OUTBOUND, Policy, PolicyConfig
+from aigw.protocol.log_limit import LogLimiter
 
 REQUEST_SCHEMAS = {"chat": "chat-completion-request", "completions": "completion-request"}
 log = logging.getLogger("aigw.gateway")
+quiet = LogLimiter(log)
 CACHE_HEADER = b"x-aigw-cache"
 TIER_HEADER = b"x-aigw-cache-tier"
 DISTANCE_HEADER = b"x-aigw-cache-distance"
@@ -72,6 +79,7 @@ class _Pending:
     vector: np.ndarray | None
     operation: str
     prompt: Any  # messages or prompt, for estimating usage of a stream without a usage chunk
+    cap: int | None  # the request's completion cap, recorded with the answer
 
 
 class SemanticCacheLookup(Policy):
@@ -88,7 +96,8 @@ class SemanticCacheLookup(Policy):
         embeddings_deployment: str | None = None
         embeddings_api_version: str = "2024-10-21"
         embeddings_dimensions: int | None = Field(None, ge=1, le=3072)
-        embeddings_timeout: float = Field(5.0, gt=0)
+        embeddings_timeout: float = Field(2.0, gt=0)
+        max_bytes: int = Field(256 * 2**20, ge=1024 * 1024)
         max_entries_per_partition: int = Field(100_000, ge=1)
         max_partitions: int = Field(10_000, ge=1)
 
@@ -106,17 +115,19 @@ class SemanticCacheLookup(Policy):
         self.embeddings = EmbeddingsClient(services, config.embeddings_backend_id, config.embeddings_deployment,
                                            config.embeddings_api_version, config.embeddings_dimensions,
                                            config.embeddings_timeout)
-        self.cache = SemanticCache(services.store, lambda: services.clock(), config.max_entries_per_partition,
-                                   config.max_partitions)
-        services.on_reset.append(self.cache.partitions.clear)  # the answers themselves live in the store
+        self.cache = SemanticCache(services.store, lambda: services.clock(), config.max_bytes,
+                                   config.max_entries_per_partition, config.max_partitions)
+        services.extras.setdefault("semantic-caches", []).append(self.cache)  # metrics read their sizes
+        services.on_reset.append(self.cache.clear)  # the answers themselves live in the store
 
     async def inbound(self, ctx: Context) -> None:
         if ctx.operation not in ("chat", "completions") or ctx.request.method != "POST":
             return
         try:
             await self._lookup(ctx)
-        except Exception:  # never fail the request because of the cache
-            log.exception("semantic cache lookup failed; treating it as a miss")
+        except Exception as error:  # never fail the request because of the cache
+            quiet.log(logging.ERROR, f"lookup-{type(error).__name__}", "semantic cache lookup failed (%r); treating it "
+                      "as a miss", error, exc_info=True)
             ctx.variables.pop(STATE_VARIABLE, None)
             self._report(ctx, "error", header="miss")
 
@@ -139,15 +150,19 @@ class SemanticCacheLookup(Policy):
         if hit is None:
             try:
                 vector = await self.embeddings.embed(prompt.text)
+            except EmbeddingsSkipped:  # known to be failing: no call, no wait, no log line
+                result = "skipped"
             except EmbeddingsError as error:  # the exact tier still works; the semantic one sits this out
-                log.warning("semantic cache: %s; treating it as a miss", error)
+                quiet.warning(f"embeddings-{self.config.embeddings_backend_id}", "semantic cache: %s; treating it as "
+                              "a miss", error)
                 result = "error"
             else:
                 hit = await self.cache.semantic(partition, vector, self.config.score_threshold)
-        if hit is not None and not _within_cap(hit.answer.body, body):
-            hit = None  # never serve an answer longer than this request allows
+        cap = completion_cap(body)
+        if hit is not None and not hit.answer.satisfies(cap):
+            hit = None  # cut short for a smaller cap, or longer than this request allows
         if hit is None:
-            ctx.variables[STATE_VARIABLE] = _Pending(self.cache, partition, key, vector, ctx.operation, prompt.raw)
+            ctx.variables[STATE_VARIABLE] = _Pending(self.cache, partition, key, vector, ctx.operation, prompt.raw, cap)
             return self._report(ctx, result, header="miss")
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
@@ -176,8 +191,9 @@ class SemanticCacheStore(Policy):
             return
         try:
             if response.stream is None:
-                if _storable(response.json(), pending.operation):
-                    await self._put(pending, response.body)
+                answer = response.json()
+                if _storable(answer, pending.operation):
+                    await self._put(pending, response.body, answer)
                 return
             assembler = StreamAssembler(pending.operation)
             ctx.stream_observers.append(assembler.observe)
@@ -192,13 +208,16 @@ class SemanticCacheStore(Policy):
             usage = assembler.usage or _estimate_usage(pending, assembler.text, assembler.head.get("model") or ctx.deployment)
             body = assembler.body(usage)
             if body is not None:
-                await self._put(pending, body)
+                await self._put(pending, body, orjson.loads(body))
         except Exception:
             log.exception("semantic cache store failed; the streamed answer is not cached")
 
-    async def _put(self, pending: _Pending, body: bytes) -> None:
-        await pending.cache.put(pending.partition, pending.key, pending.vector, pending.operation, body,
-                                self.config.duration)
+    async def _put(self, pending: _Pending, body: bytes, answer: dict) -> None:
+        usage = answer.get("usage") if isinstance(answer.get("usage"), dict) else {}
+        tokens = usage.get("completion_tokens")
+        record = CachedAnswer(pending.operation, body, self.services.clock() + self.config.duration, pending.cap,
+                              answer["choices"][0]["finish_reason"], tokens if isinstance(tokens, int) else 0)
+        await pending.cache.put(pending.partition, pending.key, pending.vector, record, self.config.duration)
 
 
 class AzureOpenAiSemanticCacheLookup(SemanticCacheLookup):
@@ -264,18 +283,12 @@ def _text(content: Any) -> str | None:
     return None
 
 
-def _within_cap(answer: bytes, request: dict) -> bool:
-    """Whether a cached answer fits the request's completion cap (max_completion_tokens / max_tokens)."""
+def completion_cap(request: dict) -> int | None:
+    """The request's completion cap (``max_completion_tokens``, else ``max_tokens``), None when uncapped."""
     cap = request.get("max_completion_tokens")
     if cap is None:
         cap = request.get("max_tokens")
-    if not isinstance(cap, int):
-        return True
-    try:
-        used = orjson.loads(answer)["usage"]["completion_tokens"]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return False
-    return isinstance(used, int) and used <= cap
+    return cap if isinstance(cap, int) and not isinstance(cap, bool) else None
 
 
 def _normalize(text: str) -> str:

@@ -42,6 +42,9 @@ class Store(Protocol):
 
     async def kv_set(self, key: str, value: bytes, ttl_s: float) -> None: ...
 
+    async def kv_delete(self, key: str) -> None:
+        """Drop ``key`` now (the semantic cache's byte budget evicted it)."""
+
     async def clear(self) -> None:
         """Forget every counter and entry this gateway keeps (the admin reset). A store shared by several
         gateway replicas clears the shared state, so one reset serves them all."""

@@ -46,6 +46,9 @@ class MemoryStore:
         self._kv[key] = (value, time.time() + ttl_s)
         self._maybe_sweep()
 
+    async def kv_delete(self, key: str) -> None:
+        self._kv.pop(key, None)
+
     async def clear(self) -> None:
         self._counters.clear()
         self._kv.clear()

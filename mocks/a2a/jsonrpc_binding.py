@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from aigw.mocks.a2a import errors, params as p
-from aigw.mocks.a2a.service import AgentService, Sleep
+from aigw.mocks.a2a.service import AgentService, Call
 from aigw.mocks.a2a.tasks import STATES
 
 STREAMING = frozenset({"SendStreamingMessage", "SubscribeToTask"})
@@ -50,25 +50,25 @@ def send_configuration(params: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-async def send_message(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
-    return await service.send(p.message(params), send_configuration(params), p.metadata(params), sleep)
+async def send_message(service: AgentService, params: dict[str, Any], call: Call) -> Any:
+    return await service.send(p.message(params), send_configuration(params), p.metadata(params), call.sleep)
 
 
-async def send_streaming_message(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
-    return service.stream(p.message(params), send_configuration(params), p.metadata(params), sleep)
+async def send_streaming_message(service: AgentService, params: dict[str, Any], call: Call) -> Any:
+    return service.stream(p.message(params), send_configuration(params), p.metadata(params), call.sleep)
 
 
-async def get_task(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
+async def get_task(service: AgentService, params: dict[str, Any], call: Call) -> Any:
     return service.get(p.string(params, "id", required=True), p.integer(params, "historyLength"))
 
 
-async def cancel_task(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
+async def cancel_task(service: AgentService, params: dict[str, Any], call: Call) -> Any:
     p.metadata(params)
     return service.cancel(p.string(params, "id", required=True))
 
 
-async def subscribe_to_task(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
-    return service.subscribe(p.string(params, "id", required=True), sleep)
+async def subscribe_to_task(service: AgentService, params: dict[str, Any], call: Call) -> Any:
+    return service.subscribe(p.string(params, "id", required=True), call.sleep)
 
 
 def task_state(value: Any) -> str | None:
@@ -81,7 +81,7 @@ def task_state(value: Any) -> str | None:
     raise errors.invalid_params(f"status must be a TaskState name such as TASK_STATE_WORKING, got {value!r}")
 
 
-async def list_tasks(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
+async def list_tasks(service: AgentService, params: dict[str, Any], call: Call) -> Any:
     query = {
         "contextId": p.string(params, "contextId"),
         "status": task_state(p.get(params, "status")),
@@ -94,32 +94,31 @@ async def list_tasks(service: AgentService, params: dict[str, Any], sleep: Sleep
     return service.list_tasks(query)
 
 
-async def create_push_config(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
+async def create_push_config(service: AgentService, params: dict[str, Any], call: Call) -> Any:
     service.require_push()
     task_id = p.string(params, "taskId", required=True)
     return service.create_push(push_config(params, "params", task_id))
 
 
-async def get_push_config(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
+async def get_push_config(service: AgentService, params: dict[str, Any], call: Call) -> Any:
     service.require_push()
     return service.get_push(p.string(params, "taskId", required=True), p.string(params, "id", required=True))
 
 
-async def list_push_configs(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
+async def list_push_configs(service: AgentService, params: dict[str, Any], call: Call) -> Any:
     service.require_push()
     p.integer(params, "pageSize")
     return {"configs": service.list_push(p.string(params, "taskId", required=True)), "nextPageToken": ""}
 
 
-async def delete_push_config(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
+async def delete_push_config(service: AgentService, params: dict[str, Any], call: Call) -> Any:
     service.require_push()
     service.delete_push(p.string(params, "taskId", required=True), p.string(params, "id", required=True))
     return {}
 
 
-async def get_extended_agent_card(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
-    raise errors.A2AError(errors.UNSUPPORTED_OPERATION,
-                          f"Agent {service.agent.name!r} has no extended agent card (capabilities.extendedAgentCard is false)")
+async def get_extended_agent_card(service: AgentService, params: dict[str, Any], call: Call) -> Any:
+    return service.extended_card(call)
 
 
 METHODS = {

@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator
 
 from aigw.mocks.a2a import errors, params as p
 from aigw.mocks.a2a.jsonrpc_binding import push_config
-from aigw.mocks.a2a.service import AgentService, Sleep
+from aigw.mocks.a2a.service import AgentService, Call
 from aigw.mocks.a2a.tasks import is_final
 
 ROLE_TO_V1 = {"user": "ROLE_USER", "agent": "ROLE_AGENT"}
@@ -162,34 +162,34 @@ async def _translated(stream: AsyncIterator[dict[str, Any]]) -> AsyncIterator[di
 
 
 # --- methods -----------------------------------------------------------------------------------
-async def message_send(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
-    result = await service.send(message_v1(params), send_config_v1(params), p.metadata(params), sleep)
+async def message_send(service: AgentService, params: dict[str, Any], call: Call) -> Any:
+    result = await service.send(message_v1(params), send_config_v1(params), p.metadata(params), call.sleep)
     return event_v03(result)
 
 
-async def message_stream(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
-    return _translated(service.stream(message_v1(params), send_config_v1(params), p.metadata(params), sleep))
+async def message_stream(service: AgentService, params: dict[str, Any], call: Call) -> Any:
+    return _translated(service.stream(message_v1(params), send_config_v1(params), p.metadata(params), call.sleep))
 
 
-async def tasks_get(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
+async def tasks_get(service: AgentService, params: dict[str, Any], call: Call) -> Any:
     return task_v03(service.get(p.string(params, "id", required=True), p.integer(params, "historyLength")))
 
 
-async def tasks_cancel(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
+async def tasks_cancel(service: AgentService, params: dict[str, Any], call: Call) -> Any:
     return task_v03(service.cancel(p.string(params, "id", required=True)))
 
 
-async def tasks_resubscribe(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
-    return _translated(service.subscribe(p.string(params, "id", required=True), sleep))
+async def tasks_resubscribe(service: AgentService, params: dict[str, Any], call: Call) -> Any:
+    return _translated(service.subscribe(p.string(params, "id", required=True), call.sleep))
 
 
-async def push_set(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
+async def push_set(service: AgentService, params: dict[str, Any], call: Call) -> Any:
     service.require_push()
     task_id = p.string(params, "taskId", required=True)
     return push_v03(service.create_push(push_v1(params.get("pushNotificationConfig"), "pushNotificationConfig", task_id)))
 
 
-async def push_get(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
+async def push_get(service: AgentService, params: dict[str, Any], call: Call) -> Any:
     service.require_push()
     task_id = p.string(params, "id", required=True)
     config_id = p.string(params, "pushNotificationConfigId")
@@ -201,19 +201,19 @@ async def push_get(service: AgentService, params: dict[str, Any], sleep: Sleep) 
     return push_v03(service.get_push(task_id, config_id))
 
 
-async def push_list(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
+async def push_list(service: AgentService, params: dict[str, Any], call: Call) -> Any:
     service.require_push()
     return [push_v03(c) for c in service.list_push(p.string(params, "id", required=True))]
 
 
-async def push_delete(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
+async def push_delete(service: AgentService, params: dict[str, Any], call: Call) -> Any:
     service.require_push()
     service.delete_push(p.string(params, "id", required=True), p.string(params, "pushNotificationConfigId", required=True))
     return None
 
 
-async def extended_card(service: AgentService, params: dict[str, Any], sleep: Sleep) -> Any:
-    raise errors.A2AError(errors.EXTENDED_CARD_NOT_CONFIGURED, "Authenticated Extended Card is not configured")
+async def extended_card(service: AgentService, params: dict[str, Any], call: Call) -> Any:
+    return service.extended_card(call, legacy=True)
 
 
 METHODS = {

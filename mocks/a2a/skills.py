@@ -1,7 +1,9 @@
 """What an agent does with a message: pick the skill, decide the outcome, write the reply.
 
 The reply is drawn from a random source seeded by (mock seed, agent, skill, message text), so the same
-conversation gets the same words on every run. Besides the configured skills, a ``messageId`` that
+conversation gets the same words on every run. A follow-up message to a task waiting for input is
+steered by the same rules as a first message (CORE-HIST-005/006: a client that steers every turn into
+INPUT_REQUIRED gets INPUT_REQUIRED every turn); one that matches no rule completes the task. Besides the configured skills, a ``messageId`` that
 starts with one of the A2A TCK's prefixes (``tck-complete-task``, ``tck-input-required``, ...) selects
 the behaviour the TCK's scenarios expect: the TCK uses that prefix as its in-band signal to the agent
 under test, so the mock passes the official TCK without a special mode.
@@ -29,6 +31,7 @@ class Outcome:
     text: str  # the agent's status message (or the direct reply)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     immediate: bool = False  # settle at once instead of working for the agent's duration
+    invalid: bool = False  # the agent fails to produce a valid answer (InvalidAgentResponseError)
 
 
 def rng_for(seed: int, *parts: str) -> random.Random:
@@ -40,7 +43,8 @@ def message_text(message: dict[str, Any]) -> str:
     return " ".join(p["text"] for p in message.get("parts", []) if isinstance(p.get("text"), str))
 
 
-def choose_skill(agent: Agent, message: dict[str, Any]) -> Skill:
+def steered_skill(agent: Agent, message: dict[str, Any]) -> Skill | None:
+    """The skill a message asks for (``metadata.skillId``) or hits by keyword; None when neither."""
     wanted = (message.get("metadata") or {}).get("skillId")
     if isinstance(wanted, str):
         for skill in agent.skills:
@@ -50,7 +54,11 @@ def choose_skill(agent: Agent, message: dict[str, Any]) -> Skill:
     for skill in agent.skills:
         if words.intersection(skill.keywords):
             return skill
-    return agent.skills[0]
+    return None
+
+
+def choose_skill(agent: Agent, message: dict[str, Any]) -> Skill:
+    return steered_skill(agent, message) or agent.skills[0]
 
 
 def text_artifact(artifact_id: str, name: str, text: str) -> dict[str, Any]:
@@ -60,20 +68,24 @@ def text_artifact(artifact_id: str, name: str, text: str) -> dict[str, Any]:
 def decide(agent: Agent, seed: int, message: dict[str, Any], continuing: bool) -> Outcome:
     """The outcome for a new message, or for a follow-up to a task that asked for input."""
     tck = tck_outcome(message.get("messageId", ""))
-    if tck is not None and not continuing:
+    if tck is not None and not (continuing and tck.final_state is None):  # a task cannot answer with a Message
         return tck
-    skill = choose_skill(agent, message)
+    skill = steered_skill(agent, message) if continuing else choose_skill(agent, message)
+    behaviour = "complete" if skill is None or (continuing and skill.behaviour == "message") else skill.behaviour
+    skill = skill or agent.skills[0]
     text = message_text(message)
     rng = rng_for(seed, agent.name, skill.id, text)
     reply = generate_text(rng, rng.randint(16, 48), TEXT_MODEL)
-    if continuing or skill.behaviour == "complete":
+    if behaviour == "invalid":
+        return Outcome(skill.id, None, "", invalid=True)
+    if behaviour == "complete":
         return Outcome(skill.id, COMPLETED, f"Done: {reply.split('.')[0]}.",
                        [text_artifact(f"{skill.id}-result", f"{skill.name} result", reply)])
-    if skill.behaviour == "ask":
+    if behaviour == "ask":
         return Outcome(skill.id, INPUT_REQUIRED, "Which date, time and place should I use? Reply on this task.")
-    if skill.behaviour == "fail":
+    if behaviour == "fail":
         return Outcome(skill.id, FAILED, f"Skill {skill.id!r} failed: simulated failure for this request.")
-    if skill.behaviour == "reject":
+    if behaviour == "reject":
         return Outcome(skill.id, REJECTED, f"Skill {skill.id!r} declined the request.", immediate=True)
     return Outcome(skill.id, None, reply)
 

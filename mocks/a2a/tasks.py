@@ -5,8 +5,11 @@ state a client sees is the last step whose time has come, so ``GetTask`` mid-way
 admin ``POST /_mock/clock/advance`` moves every task forward at once, and a stream simply emits steps
 as their time arrives. Cancelling drops the steps still in the future and appends CANCELED; a
 follow-up message to a task waiting for input appends a new WORKING → COMPLETED segment.
+Both wake whoever waits on the task's ``changed`` signal (the push-notification watcher), so a
+change made by a request is noticed at once rather than at the next poll.
 """
 
+import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass, field
@@ -33,6 +36,30 @@ class Step:
     artifacts: list[dict[str, Any]] = field(default_factory=list)
 
 
+class Signal:
+    """Wakes every coroutine waiting on it; a waiter that times out just goes on (no lost wake-ups
+    matter: waiters re-read the task after every wake)."""
+
+    def __init__(self) -> None:
+        self._waiters: set[asyncio.Future] = set()
+
+    def notify(self) -> None:
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+
+    async def wait(self, timeout: float | None) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.add(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            self._waiters.discard(waiter)
+
+
 @dataclass
 class Task:
     id: str
@@ -42,6 +69,7 @@ class Task:
     history: list[tuple[float, dict[str, Any]]]  # (time it was exchanged, message)
     metadata: dict[str, Any] | None = None
     push_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    changed: Signal = field(default_factory=Signal, repr=False, compare=False)
 
     def applied(self, now: float) -> list[Step]:
         return [s for s in self.steps if s.at <= now] or self.steps[:1]
@@ -53,6 +81,10 @@ class Task:
     def settles_at(self) -> float:
         """When the plan reaches its last (terminal or interrupted) state."""
         return self.steps[-1].at
+
+    def finished(self, now: float) -> bool:
+        """Terminal, with nothing left to happen: no watcher or subscriber has anything more to wait for."""
+        return self.current(now).state in TERMINAL and now >= self.settles_at
 
 
 def is_final(state: str) -> bool:
@@ -126,6 +158,7 @@ class TaskStore:
         if state in INTERRUPTED:
             task.steps = task.applied(now) + self._plan(task.id, task.context_id, now, outcome, WORKING)
             self._record_replies(task)
+        task.changed.notify()
 
     def _record_replies(self, task: Task) -> None:
         """Agent status messages join the history at the moment their step applies."""
@@ -150,6 +183,7 @@ class TaskStore:
         task.steps = task.applied(now) + [Step(now, CANCELED, self.agent_message(task.id, task.context_id, "Canceled."))]
         task.history = [(at, m) for at, m in task.history if at <= now]
         self._record_replies(task)
+        task.changed.notify()
 
     def view(self, task: Task, history_length: int | None = None, include_artifacts: bool = True) -> dict[str, Any]:
         """The task as the v1.0 JSON mapping of ``Task`` shows it at this moment."""

@@ -26,6 +26,8 @@ from aigw.mocks.mcp.http import (
 from aigw.mocks.mcp.server import McpServer
 from aigw.mocks.mcp.session import Session, Stream
 from aigw.protocol import jsonrpc
+from aigw.protocol.json_depth import message as depth_message
+from aigw.protocol.json_depth import too_deep
 from aigw.protocol.jsonrpc import INVALID_REQUEST, PARSE_ERROR, JSONRPCError
 from aigw.protocol.spec import check
 
@@ -130,6 +132,9 @@ class McpApp:
             value = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise HttpRefusal(400, PARSE_ERROR, f"Parse error: {exc}") from None
+        deep = too_deep(value)
+        if deep is not None:
+            raise HttpRefusal(400, INVALID_REQUEST, f"Invalid Request: {depth_message(deep)}")
         use_sse = sse_ok and (server.config.response_mode != "json" or not json_ok)
         if server.config.response_mode == "sse" and not sse_ok:
             use_sse = False

@@ -29,7 +29,7 @@ REDUCED_EXAMPLES = 5
 PARALLEL_RUNS = 4  # three embedded runs (mostly waiting) and the mock runs one after another
 # Every group applies to the embedded default; the mock alone has no gateway features.
 EMBEDDED_GROUPS = {"schema", "streaming", "rate_limits", "caching", "failover", "safety", "auth", "metrics", "mcp", "a2a",
-                   "robustness"}
+                   "robustness", "security"}
 MOCK_GROUPS = {"schema", "streaming", "rate_limits", "mcp", "a2a", "robustness"}
 
 

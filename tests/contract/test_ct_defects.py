@@ -67,7 +67,7 @@ def verdicts(request, tmp_path_factory) -> dict[str, Verdict]:
 def test_there_are_at_least_fifteen_distinct_defects_across_the_groups() -> None:
     assert len({d.name for d in DEFECTS}) == len(DEFECTS) >= 15
     assert {d.group for d in DEFECTS} >= {"schema", "streaming", "rate_limits", "caching", "failover", "safety", "auth",
-                                          "metrics", "mcp", "a2a", "robustness"}
+                                          "metrics", "mcp", "a2a", "robustness", "security"}
 
 
 @pytest.mark.parametrize("defect", DEFECTS, ids=lambda d: d.name)

@@ -22,11 +22,12 @@ def test_group_names_are_validated() -> None:
     assert parse_groups(["mcp", "a2a,mcp"]) == ("mcp", "a2a")
     with pytest.raises(ValueError, match="unknown group caches; groups are: schema"):
         parse_groups("caches")
-    assert len(GROUPS) == 11
+    assert len(GROUPS) == 12 and GROUPS[-1] == "security"
 
 
 def test_profiles_and_yaml_overrides(tmp_path) -> None:
     backend, gateway = load_capabilities("backend"), load_capabilities("gateway")
+    assert gateway.security and not backend.security  # the security group probes gateways
     assert backend.v1_paths and backend.mcp == "/mcp" and not backend.auth
     assert gateway.auth and gateway.metrics == "/metrics" and not gateway.v1_paths and not gateway.caching
     caps = tmp_path / "caps.yaml"

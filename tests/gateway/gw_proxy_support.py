@@ -35,9 +35,10 @@ def running_gateway(config: GatewayConfig) -> Iterator[tuple[str, GatewayApp, An
 
 
 def breaker(count: int | None = None, percentage: float | None = None, trip: str = "PT30S",
-            accept_retry_after: bool = False, interval: str = "PT10S") -> dict:
-    """An ARM-shaped circuit breaker counting 429, 5xx and transport failures."""
-    condition: dict[str, Any] = {"interval": interval,
+            accept_retry_after: bool = False, interval: str = "PT10S", minimum: int = 10) -> dict:
+    """An ARM-shaped circuit breaker counting 429, 5xx and transport failures (``minimum``: attempts
+    before a percentage is judged)."""
+    condition: dict[str, Any] = {"interval": interval, "minimumRequests": minimum,
                                  "statusCodeRanges": [{"min": 429, "max": 429}, {"min": 500, "max": 599}],
                                  "errorReasons": ["timeout", "connection", "stream"]}
     condition["count" if count is not None else "percentage"] = count if count is not None else percentage

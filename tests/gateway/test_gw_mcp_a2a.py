@@ -24,16 +24,19 @@ from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 from mcp.shared._httpx_utils import create_mcp_http_client  # noqa: E402
 from mcp.shared.exceptions import MCPError  # noqa: E402
 
-from aigw.gateway.config import GatewayConfig  # noqa: E402
+from aigw.gateway.config import GatewayConfig, Security  # noqa: E402
 from aigw.gateway.passthrough import rewrite_card, subscription_security  # noqa: E402
 from aigw.protocol.sse import decode_all  # noqa: E402
 from conftest import mock_config, running_mock  # noqa: E402
 from gw_proxy_support import running_gateway  # noqa: E402
+from webhook_receiver import WebhookReceiver  # noqa: E402
+import a2a_sdk_scenario  # noqa: E402
 
 MOCK_KEY = "mock-backend-key-01"
 MCP_TOKEN = "upstream-mcp-token"
 KEY = "mcp-a2a-tenant-key-1"  # product "guarded": the llm-* policies, which must not apply here
 LIMITED_KEY = "mcp-limited-key-0001"  # product "limited": rate-limit-by-key, LIMIT calls
+A2A_LIMITED_KEY = "a2a-limited-key-001"  # the same product, its own counter
 LIMIT = 6
 BOTH = "application/json, text/event-stream"
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
@@ -64,7 +67,8 @@ def gateway_config(mock: str, **mcp_api: object) -> GatewayConfig:
         "products": [{"id": "guarded", "policies": {"inbound": guarded}},
                      {"id": "limited", "policies": {"inbound": limited}}],
         "subscriptions": [{"id": "tenant", "key": KEY, "product": "guarded"},
-                          {"id": "limited", "key": LIMITED_KEY, "product": "limited"}],
+                          {"id": "limited", "key": LIMITED_KEY, "product": "limited"},
+                          {"id": "a2a-limited", "key": A2A_LIMITED_KEY, "product": "limited"}],
     })
 
 
@@ -83,6 +87,10 @@ def stack():
 
 def run(coroutine):
     return asyncio.run(asyncio.wait_for(coroutine, 30))
+
+
+def run_long(coroutine):
+    return asyncio.run(asyncio.wait_for(coroutine, 90))
 
 
 def direct_ping(mock: str, session_id: str) -> int:
@@ -229,20 +237,24 @@ def test_agent_cards_are_rewritten_to_the_gateway(stack):
         return default, researcher
 
     default, researcher = run(cards())
-    assert [i.url for i in default.supported_interfaces] == [f"{gateway}/agents/assistant"]
-    assert [i.url for i in researcher.supported_interfaces] == [f"{gateway}/agents/researcher"]
+    assert [(i.url, i.protocol_binding) for i in default.supported_interfaces] == [
+        (f"{gateway}/agents/assistant", "JSONRPC"), (f"{gateway}/agents/assistant", "HTTP+JSON")]
+    assert [i.url for i in researcher.supported_interfaces] == [f"{gateway}/agents/researcher"] * 2
     assert set(default.security_schemes) == {"subscriptionKey", "apimSubscriptionKey"}
     assert default.security_schemes["subscriptionKey"].api_key_security_scheme.name == "api-key"
     assert default.security_schemes["apimSubscriptionKey"].api_key_security_scheme.location == "header"
     assert [set(r.schemes) for r in default.security_requirements] == [{"subscriptionKey"}, {"apimSubscriptionKey"}]
-    raw = httpx.get(f"{gateway}/.well-known/agent-card.json",
-                    headers={"x-forwarded-proto": "https", "x-forwarded-host": "ai.example.com, proxy.internal"})
+    forwarded = {"x-forwarded-proto": "https", "x-forwarded-host": "ai.example.com, proxy.internal"}
+    raw = httpx.get(f"{gateway}/.well-known/agent-card.json", headers=forwarded)
     assert mock not in raw.text
-    card = raw.json()
+    card = raw.json()  # forwarding headers from a client that is no trusted proxy are ignored
+    assert card["url"] == f"{gateway}/agents/assistant" and card["security"] == [{"subscriptionKey": []}, {"apimSubscriptionKey": []}]
+    assert httpx.get(f"{gateway}/.well-known/agent-card.json", headers={"api-key": "forged-key-123"}).status_code == 401
+    trusting = gateway_config(mock).model_copy(update={"security": Security(**{"trusted-proxies": ["127.0.0.0/8"]})})
+    with running_gateway(trusting) as (behind_proxy, _, _):
+        card = httpx.get(f"{behind_proxy}/.well-known/agent-card.json", headers=forwarded).json()
     assert card["url"] == "https://ai.example.com/agents/assistant"  # v0.3 field
     assert card["supportedInterfaces"][0]["url"] == "https://ai.example.com/agents/assistant"
-    assert card["security"] == [{"subscriptionKey": []}, {"apimSubscriptionKey": []}]
-    assert httpx.get(f"{gateway}/.well-known/agent-card.json", headers={"api-key": "forged-key-123"}).status_code == 401
 
 
 def user_message(text: str, message_id: str) -> pb.Message:
@@ -285,6 +297,40 @@ def test_a2a_sdk_client_works_through_the_gateway_only(stack):
     assert states == [pb.TaskState.TASK_STATE_WORKING, pb.TaskState.TASK_STATE_COMPLETED]
 
 
+@pytest.fixture(scope="module")
+def receiver():
+    webhooks = WebhookReceiver()
+    yield webhooks
+    webhooks.close()
+
+
+@pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
+def test_a2a_every_sdk_operation_and_push_delivery_through_the_gateway(stack, receiver, binding):
+    """Both bindings through the gateway only (the mock wants a key the client never has); push configs
+    pass untouched, so the agent calls the client's webhook itself, with the client's credentials."""
+    mock, gateway = stack
+    seen = run_long(a2a_sdk_scenario.run(f"{gateway}/agents/assistant", binding, receiver, {"api-key": KEY}, "-gw"))
+    a2a_sdk_scenario.check(seen)
+    assert all(r.startswith(("GET /agents/", "POST /agents/", "DELETE /agents/")) for r in seen["requests"])
+    config = httpx.get(f"{gateway}/agents/assistant/tasks/{seen['ask'].id}/pushNotificationConfigs/cfg-1",
+                       headers={"api-key": KEY})
+    assert config.json()["url"] == receiver.url + seen["hook"] + "/later"  # the webhook URL is not rewritten
+
+
+def test_a2a_http_json_refusals_keep_apim_bodies_and_are_metered(stack):
+    _, gateway = stack
+    missing = httpx.get(f"{gateway}/agents/assistant/tasks/x")
+    assert missing.status_code == 401 and missing.json()["statusCode"] == 401  # APIM's body: a REST client reads the status
+    unknown = httpx.get(f"{gateway}/agents/assistant/tasks/no-such-task", headers={"api-key": KEY})
+    assert unknown.status_code == 404 and unknown.json()["error"]["details"][0]["reason"] == "TASK_NOT_FOUND"
+    card = f"{gateway}/agents/assistant/.well-known/agent-card.json"
+    for _ in range(LIMIT):
+        assert httpx.get(card, headers={"api-key": A2A_LIMITED_KEY}).status_code == 200  # card reads are not counted
+        assert httpx.get(f"{gateway}/agents/assistant/tasks/x", headers={"api-key": A2A_LIMITED_KEY}).status_code == 404
+    limited = httpx.get(f"{gateway}/agents/assistant/tasks/x", headers={"api-key": A2A_LIMITED_KEY})
+    assert limited.status_code == 429  # every HTTP+JSON operation counts, GETs included
+
+
 def test_a2a_without_a_key_is_a_json_rpc_401(stack):
     _, gateway = stack
     response = httpx.post(f"{gateway}/agents/assistant", json={"jsonrpc": "2.0", "id": 5, "method": "GetTask",
@@ -308,3 +354,13 @@ def test_a_v03_card_keeps_only_json_rpc_and_drops_signatures():
     assert out["additionalInterfaces"] == [{"url": "https://gw/x/rpc", "transport": "JSONRPC"}]
     assert "signatures" not in out and out["security"] == [{"subscriptionKey": []}]
     assert out["securitySchemes"]["subscriptionKey"]["name"] == "Ocp-Apim-Subscription-Key"
+
+
+def test_a_v1_card_keeps_json_rpc_and_http_json_and_drops_grpc():
+    card = {"name": "agent", "supportedInterfaces": [
+        {"url": "http://agent:8080/a", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
+        {"url": "http://agent:8080/a", "protocolBinding": "HTTP+JSON", "protocolVersion": "1.0"},
+        {"url": "agent:50051", "protocolBinding": "GRPC", "protocolVersion": "1.0"}]}
+    out = rewrite_card(card, lambda url: url.replace("http://agent:8080", "https://gw/x"), None)
+    assert [(i["url"], i["protocolBinding"]) for i in out["supportedInterfaces"]] == [
+        ("https://gw/x/a", "JSONRPC"), ("https://gw/x/a", "HTTP+JSON")]

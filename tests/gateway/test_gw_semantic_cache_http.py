@@ -254,3 +254,33 @@ def test_errors_are_not_cached_and_non_cacheable_requests_bypass(gateway):
         assert status == 400 and headers["x-aigw-cache"] == "bypass"  # invalid: the backend must judge it
     status, headers, _ = ask(base, "What is the capital of France?", n=2)
     assert status == 200 and headers["x-aigw-cache"] == "bypass"
+
+
+def test_an_answer_cut_short_is_never_served_to_a_request_that_allows_more(gateway):
+    base, _, app = gateway
+    question = "List twelve famous rivers of the world with their lengths."
+    status, _, cut = ask(base, question, max_tokens=3)
+    assert status == 200 and json.loads(cut)["choices"][0]["finish_reason"] == "length"
+    status, headers, again = ask(base, question, max_tokens=3)
+    assert headers["x-aigw-cache"] == "hit" and again == cut  # the same cap: exactly what it would get
+    before = backend_calls(app)
+    for cap in (10**9, 50, 2):
+        status, headers, body = ask(base, question, max_tokens=cap)
+        assert headers["x-aigw-cache"] == "miss", f"max_tokens={cap} was served the answer cut at 3 tokens"
+    assert backend_calls(app) == before + 3
+
+
+def test_a_dead_embeddings_backend_costs_nothing_per_request_and_is_counted(gateway):
+    base, _, _ = gateway
+    seen = []
+    for index in range(8):
+        status, headers, _ = post(base, {"messages": [{"role": "user", "content": f"Question {index} about rivers"}],
+                                         "max_tokens": 5}, api="/down")
+        assert status == 200 and headers["x-aigw-cache"] == "miss"
+        seen.append(index)
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+        metrics = response.read().decode()
+    counts = {result: sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                          if line.startswith("aigw_cache_lookups_total{") and 'api="down"' in line and f'result="{result}"' in line)
+              for result in ("error", "skipped")}
+    assert counts["error"] == 3 and counts["skipped"] == 5, counts  # its own breaker opened after three failures

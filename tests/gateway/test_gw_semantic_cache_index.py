@@ -33,74 +33,61 @@ def near(vector, rng, distance=0.02):
     return unit(vector * cos + noise * np.sqrt(1 - cos * cos))
 
 
-def test_brute_force_finds_the_exact_nearest_within_threshold():
+def test_new_entries_are_found_exactly_before_and_after_entering_the_graph():
     rng = np.random.default_rng(1)
     stored = unit(rng.standard_normal((300, DIMS)))
-    index = VectorIndex(DIMS, cell_rows=1024)
+    index = VectorIndex(DIMS)
     for row, vector in enumerate(stored):
-        index.add(vector, f"k{row}", expires_at=100.0, now=0.0)
-    assert len(index) == 300 and index.cells == 1  # one cell: exact brute force
-    for row in (0, 17, 299):
-        query = near(stored[row], rng, 0.03)
-        match = index.nearest(query, 0.05, now=1.0)
-        assert match.key == f"k{row}"
-        assert match.distance == pytest.approx(1 - float(stored[row] @ query), abs=1e-5)
-    assert index.nearest(unit(rng.standard_normal(DIMS)), 0.05, now=1.0) is None  # unrelated: a miss
-    assert index.nearest(near(stored[5], rng, 0.08), 0.05, now=1.0) is None  # too far for the threshold
+        index.add(vector, f"k{row}", expires_at=100.0)
+    assert len(index) == 300 and index.pending == 300  # nothing indexed on the request path
+    for moved in (0, 120, 180):  # all pending (exact), part in the graph, all in the graph
+        index.flush(moved)
+        for row in (0, 17, 299):
+            query = near(stored[row], rng, 0.03)
+            match = index.nearest(query, 0.05, now=1.0)
+            assert match.key == f"k{row}"
+            assert match.distance == pytest.approx(1 - float(stored[row] @ query), abs=0.01)  # int8 in the graph
+        assert index.nearest(unit(rng.standard_normal(DIMS)), 0.05, now=1.0) is None  # unrelated: a miss
+        assert index.nearest(near(stored[5], rng, 0.15), 0.05, now=1.0) is None  # too far for the threshold
+    assert index.pending == 0
 
 
-def test_expired_entries_are_skipped_and_dropped_lazily():
+def test_expired_and_removed_entries_are_skipped_and_dropped():
     rng = np.random.default_rng(2)
     a = unit(rng.standard_normal(DIMS))
     index = VectorIndex(DIMS)
-    index.add(a, "old", expires_at=10.0, now=0.0)
-    index.add(near(a, rng, 0.01), "young", expires_at=50.0, now=0.0)
+    index.add(a, "old", expires_at=10.0)
+    index.add(near(a, rng, 0.01), "young", expires_at=50.0)
+    index.flush(1)  # one in the graph, one pending
     assert index.nearest(a, 0.05, now=5.0).key == "old"
     assert index.nearest(a, 0.05, now=20.0).key == "young"  # the expired one is passed over...
     assert len(index) == 1  # ...and dropped
     assert index.nearest(a, 0.05, now=60.0) is None and len(index) == 0
+    index.add(a, "again", expires_at=100.0)
+    index.flush(10)
+    index.remove("again")
+    assert index.nearest(a, 0.05, now=1.0) is None and len(index) == 0
+    index.add(a, "k", expires_at=100.0)
+    index.add(a, "k", expires_at=500.0)  # same key again: only the expiry changes
+    assert len(index) == 1 and index.nearest(a, 0.01, now=200.0).key == "k"
 
 
-def test_partition_is_bounded_and_evicts_the_oldest():
-    rng = np.random.default_rng(3)
-    vectors = unit(rng.standard_normal((50, DIMS)))
-    index = VectorIndex(DIMS, max_entries=20)
-    for row, vector in enumerate(vectors):
-        index.add(vector, f"k{row}", expires_at=100.0, now=0.0)
-    assert len(index) == 20
-    assert index.nearest(vectors[0], 0.01, now=1.0) is None  # evicted
-    assert index.nearest(vectors[49], 0.01, now=1.0).key == "k49"
-    assert index.rows <= 40  # dead rows were reclaimed before the matrix grew
-    index.add(vectors[49], "k49", expires_at=500.0, now=0.0)  # same key again: only the expiry changes
-    assert len(index) == 20 and index.nearest(vectors[49], 0.01, now=200.0).key == "k49"
-
-
-def test_large_partition_splits_into_cells_and_still_finds_near_duplicates():
+def test_a_large_graph_finds_near_duplicates_and_no_unrelated_vectors():
     rng = np.random.default_rng(4)
     stored = unit(rng.standard_normal((3000, DIMS)))
-    index = VectorIndex(DIMS, cell_rows=64, probes=4)
+    index = VectorIndex(DIMS)
     for row, vector in enumerate(stored):
-        index.add(vector, f"k{row}", expires_at=100.0, now=0.0)
-    assert index.cells > 20 and len(index) == index.rows == 3000  # split, nothing lost or duplicated
-    centres = index._centroids
-    misplaced = sum(int((np.argmax(cell.vectors[: cell.rows] @ centres.T, axis=1) != i).sum())
-                    for i, cell in enumerate(index._cells))
-    assert misplaced < 0.15 * 3000  # (nearly) every row sits in the cell of its nearest centre
+        index.add(vector, f"k{row}", expires_at=100.0)
+    while index.pending:
+        index.flush(500)
     rows = range(0, 3000, 11)
     found = [index.nearest(near(stored[row], rng, 0.02), 0.05, now=1.0) for row in rows]
     assert sum(m is not None and m.key == f"k{row}" for m, row in zip(found, rows)) >= 0.97 * len(found)
     assert all(index.nearest(unit(rng.standard_normal(DIMS)), 0.05, now=1.0) is None for _ in range(20))
-    index.remove("k11")
-    assert index.nearest(stored[11], 0.001, now=1.0) is None
 
 
-def test_identical_vectors_grow_a_cell_instead_of_splitting_forever():
-    vector = unit(np.ones(DIMS))
-    index = VectorIndex(DIMS, cell_rows=16)
-    for row in range(100):
-        index.add(vector, f"k{row}", expires_at=100.0, now=0.0)
-    assert len(index) == 100 and index.cells == 1
-    assert index.nearest(vector, 0.01, now=1.0) is not None
+def _answer(body: bytes = b'{"x":1}', expires: float = 1030.0, **fields) -> CachedAnswer:
+    return CachedAnswer("chat", body, expires, **fields)
 
 
 def test_answers_carry_their_expiry_and_partition_keys_differ():
@@ -109,12 +96,65 @@ def test_answers_carry_their_expiry_and_partition_keys_differ():
         cache = SemanticCache(MemoryStore(), clock=lambda: clock[0])
         key = answer_key(partition_id("api", "chat", "gpt-4o", "tenant-a"), "hello")
         assert key != answer_key(partition_id("api", "chat", "gpt-4o", "tenant-b"), "hello")
-        await cache.put("p", key, None, "chat", b'{"x":1}', 30)  # no vector: exact tier only
+        await cache.put("p", key, None, _answer(), 30)  # no vector: exact tier only
         hit = await cache.exact(key)
         assert hit.tier == "exact" and hit.answer.body == b'{"x":1}' and "p" not in cache.partitions
         clock[0] += 31
         assert await cache.exact(key) is None
         assert CachedAnswer.decode(b"garbage") is None
+
+    asyncio.run(scenario())
+
+
+def test_an_answer_serves_only_requests_it_fully_satisfies():
+    finished = _answer(cap=100, finish="stop", completion_tokens=40)
+    assert finished.satisfies(None) and finished.satisfies(40) and finished.satisfies(10**9)
+    assert not finished.satisfies(39)  # it used more than this request allows
+    cut = _answer(cap=16, finish="length", completion_tokens=16)
+    assert cut.satisfies(16)
+    assert not cut.satisfies(None) and not cut.satisfies(17) and not cut.satisfies(10**9) and not cut.satisfies(8)
+    assert CachedAnswer.decode(cut.encode()) == cut
+
+
+def test_one_byte_budget_bounds_answers_and_vectors_across_partitions():
+    async def scenario():
+        store = MemoryStore()
+        cache = SemanticCache(store, clock=lambda: 1000.0, max_bytes=64 * 1024)
+        rng = np.random.default_rng(5)
+        body = b"x" * 1000
+        keys = []
+        for row in range(200):  # 200 × ~1.6 kB, over four partitions: far over 64 kB
+            key, partition = f"k{row}", f"p{row % 4}"
+            await cache.put(partition, key, unit(rng.standard_normal(DIMS)), _answer(body, 5000.0), 3600)
+            keys.append(key)
+        stats = cache.stats()
+        assert stats["bytes"] <= 64 * 1024 and stats["evictions"] > 100 and stats["entries"] == len(cache)
+        survivors = [k for k in keys if await store.kv_get(k) is not None]
+        assert len(survivors) == stats["entries"] and survivors == keys[-len(survivors):]  # the least recent went
+        assert sum(len(index) for index in cache.partitions.values()) == len(survivors)  # vectors went with them
+        await cache.exact(survivors[0])  # a hit makes it the most recently used...
+        await cache.put("p0", "new", unit(rng.standard_normal(DIMS)), _answer(body, 5000.0), 3600)
+        assert await store.kv_get(survivors[0]) is not None and await store.kv_get(survivors[1]) is None  # ...so it stays
+        await cache.close()
+
+    asyncio.run(scenario())
+
+
+def test_vectors_are_indexed_in_the_background_not_on_put():
+    async def scenario():
+        cache = SemanticCache(MemoryStore(), clock=lambda: 1000.0)
+        rng = np.random.default_rng(6)
+        vectors = unit(rng.standard_normal((40, DIMS)))
+        for row, vector in enumerate(vectors):
+            await cache.put("p", f"k{row}", vector, _answer(expires=5000.0), 3600)
+        assert cache.stats()["pending"] == 40  # put only queued them (each is found exactly meanwhile)
+        assert (await cache.semantic("p", vectors[7], 0.01)).answer.body == b'{"x":1}'
+        for _ in range(100):
+            if not cache.stats()["pending"]:
+                break
+            await asyncio.sleep(0)
+        assert cache.stats()["pending"] == 0 and (await cache.semantic("p", vectors[7], 0.02)) is not None
+        await cache.close()
 
     asyncio.run(scenario())
 

@@ -70,7 +70,7 @@ def test_reset_forgets_a2a_tasks_and_their_push_configs(client: httpx.Client) ->
     sent = _a2a(client, "SendMessage", {"message": {"messageId": "m-1", "role": "ROLE_USER", "parts": [{"text": "What is an AI gateway?"}]},
                                         "configuration": {"returnImmediately": True}})
     task_id = sent["result"]["task"]["id"]
-    push = _a2a(client, "CreateTaskPushNotificationConfig", {"taskId": task_id, "url": "https://client.example/hook"})
+    push = _a2a(client, "CreateTaskPushNotificationConfig", {"taskId": task_id, "url": "http://127.0.0.1:9/hook"})
     assert "result" in push, push
     assert [t["id"] for t in _a2a(client, "ListTasks", {})["result"]["tasks"]] == [task_id]
 
@@ -78,6 +78,7 @@ def test_reset_forgets_a2a_tasks_and_their_push_configs(client: httpx.Client) ->
 
     assert _a2a(client, "GetTask", {"id": task_id})["error"]["code"] == -32001  # TaskNotFound
     assert _a2a(client, "ListTaskPushNotificationConfigs", {"taskId": task_id})["error"]["code"] == -32001
+    assert client.get("/_mock/a2a/assistant/deliveries", headers=ADMIN).json()["deliveries"] == []  # and what was sent
     assert _a2a(client, "ListTasks", {})["result"]["tasks"] == []
 
 

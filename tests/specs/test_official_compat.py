@@ -272,6 +272,9 @@ OFFICIAL_REQUESTS = {
 }
 
 
+AZURE_ONLY_ARGUMENTS = {"embedding": ("input_type",)}
+
+
 @pytest.fixture(scope="module")
 def contract() -> Any:
     return schemathesis.openapi.from_path(str(SPECS_DIR / "openapi.yaml"))
@@ -285,8 +288,11 @@ def test_generated_requests_satisfy_openai_request_schema(shared_dir: Path, cont
         bodies = generate(contract[path]["POST"], GENERATED_REQUESTS)
         assert len(bodies) >= GENERATED_REQUESTS // 2
         for body in bodies:
-            # The deployment paths name the model in the URL; OpenAI's body always names it.
+            # The deployment paths name the model in the URL; OpenAI's body always names it. They also take the
+            # arguments only Azure declares (2024-10-21), which OpenAI's contract cannot judge: left out here.
             candidate = body if "model" in body else {**body, "model": "gpt-4o"}
+            if path == deployment_path:
+                candidate = {k: v for k, v in candidate.items() if k not in AZURE_ONLY_ARGUMENTS.get(kind, ())}
             errors = [f"{list(e.absolute_path)}: {e.message}" for e in official.iter_errors(candidate)]
             assert not errors, f"{path} accepts a body OpenAI's {official_name} rejects: {errors}\n{json.dumps(body)[:2000]}"
 

@@ -29,7 +29,8 @@ from broken.model_api import (ChunkIdsChange, ContentTypeIgnored, JsonModeFenced
                               UsageChunkDropped, UsageChunkUnasked, UsageTotalOffByOne)
 from broken.services import (AgentCardPointsAtBackend, ExactMatchCache, AllDownWithoutRetryAfter, CacheWithoutVaryBy,
                              ContentSafetyNotEnforced, JsonRpcErrorIdNotEchoed, McpSessionNotRequired,
-                             MetricsDoublePromptTokens, MissingKeyAccepted, NoRetryPolicy, TokenLimitNotEnforced)
+                             ForwardsQueryKey, MetricsDoublePromptTokens, MissingKeyAccepted, NoRetryPolicy,
+                             NormalisesAfterRouting, TokenLimitNotEnforced)
 from broken.wire import BrokenApp, Defect
 
 ADMIN_TOKEN = "broken-target-admin-token"
@@ -82,6 +83,10 @@ DEFECTS: tuple[Defect, ...] = (
                           base="gateway"),
     MetricsDoublePromptTokens("metrics-double-prompt-tokens", "metrics", "test_token_counters_match_the_usage_the_client_saw",
                               "prompt-token counters grew", base="gateway"),
+    NormalisesAfterRouting("normalises-after-routing", "security", "test_path_variants_never_reach_unconfigured_upstream_paths",
+                           "reached the backend as", base="gateway"),
+    ForwardsQueryKey("forwards-query-key", "security", "test_keys_in_the_query_never_travel_upstream", "travelled upstream",
+                     base="gateway"),
 )
 
 
@@ -115,7 +120,7 @@ def gateway_flags(endpoints) -> list[str]:
         flags += ["--reset-token", endpoints.admin_token]
     for name, value in endpoints.declared_capabilities().items():
         flags += ["--capability", f"{name}={'null' if value is None else orjson.dumps(value).decode()}"]
-    return flags
+    return flags + (["--metrics-key", endpoints.metrics_key] if endpoints.metrics_key else [])
 
 
 @contextlib.contextmanager

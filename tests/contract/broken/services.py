@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from broken.wire import Defect, json_of, rewrite_stream
+from broken.wire import Defect, Wire, json_of, rewrite_stream
 
 EMBEDDED_KEYS = ("tenant-a-key-0001", "tenant-b-key-0002")
 
@@ -171,3 +171,59 @@ class MetricsDoublePromptTokens(Defect):
                 line = f"{name} {float(value) * 2}"
             lines.append(line)
         wire.body = ("\n".join(lines) + "\n").encode()
+
+
+# -- security -------------------------------------------------------------------------------------------
+
+
+class NormalisesAfterRouting(Defect):
+    """A naive proxy in front: it routes on the path's prefix as written, then forwards the decoded path and
+    lets the HTTP client normalise it — so ``/openai/../_mock/health`` reaches the backend's admin API."""
+
+    upstream: str = ""
+
+    def gateway_config(self, config):
+        backend = next(b for b in config["backends"] if b["id"] == "aoai-eastus")
+        self.upstream = backend["url"].removesuffix("/openai")
+
+    def applies(self, scope):
+        from aigw.gateway.paths import PathRefused, canonical_path
+
+        raw = (scope.get("raw_path") or scope["path"].encode()).split(b"?")[0]
+        try:
+            return canonical_path(raw) != raw.decode()
+        except PathRefused:
+            return True
+
+    async def handle(self, scope, body):
+        import aiohttp
+        from urllib.parse import unquote
+
+        path = unquote((scope.get("raw_path") or scope["path"].encode()).decode("latin-1")).replace("\\", "/")
+        if not path.startswith(("/openai/", "/mcp/", "/a2a/")):
+            return Wire(404, [(b"content-type", b"application/json")], b'{"statusCode":404,"message":"Resource not found"}')
+        query = scope["query_string"].decode("latin-1")
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
+                   if k.lower() not in (b"host", b"content-length", b"api-key", b"ocp-apim-subscription-key")}
+        headers["api-key"] = "mock-key"
+        async with aiohttp.ClientSession() as session:  # yarl resolves the dot segments: after routing
+            async with session.request(scope["method"], f"{self.upstream}{path}?{query}", data=body or None,
+                                       headers=headers) as response:
+                return Wire(response.status, [(b"content-type", response.headers.get("content-type", "").encode())],
+                            await response.read())
+
+
+class ForwardsQueryKey(Defect):
+    """The subscription key sent in the query also travels to the backend (as ``key=``)."""
+
+    def applies(self, scope):
+        return b"subscription" in scope["query_string"].lower() or b"%73ubscription" in scope["query_string"].lower()
+
+    def scope(self, scope):
+        from urllib.parse import parse_qsl
+
+        pairs = parse_qsl(scope["query_string"].decode("latin-1"))
+        key = next((value for name, value in pairs if name.strip().lower().startswith("subscription-key")), None)
+        if key is None:
+            return scope
+        return {**scope, "query_string": scope["query_string"] + f"&key={key}".encode()}

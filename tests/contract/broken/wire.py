@@ -64,6 +64,14 @@ class Defect:
     def gateway_config(self, config: dict) -> None:
         """Change the example gateway config (the raw YAML mapping) in place."""
 
+    def scope(self, scope: dict) -> dict:
+        """The scope the wrapped app sees (e.g. a changed query string)."""
+        return scope
+
+    async def handle(self, scope: dict, body: bytes) -> Wire | None:
+        """Answer the request instead of the wrapped app (a Wire), or None to let the app answer."""
+        return None
+
 
 class BrokenApp:
     """ASGI middleware that buffers the exchanges a defect applies to and lets it rewrite them."""
@@ -80,6 +88,11 @@ class BrokenApp:
             if message["type"] == "http.disconnect":
                 return
             body, more = body + message.get("body", b""), message.get("more_body", False)
+        handled = await self.defect.handle(scope, body)
+        if handled is not None:
+            handled.set_header(b"content-length", str(len(handled.body)).encode())
+            await send({"type": "http.response.start", "status": handled.status, "headers": handled.headers})
+            return await send({"type": "http.response.body", "body": handled.body})
         headers, body = self.defect.request(scope, list(scope["headers"]), body)
         headers = [(k, v) for k, v in headers if k.lower() != b"content-length"] + [(b"content-length", str(len(body)).encode())]
         delivered = False
@@ -100,7 +113,7 @@ class BrokenApp:
             elif message["type"] == "http.response.body":
                 parts.append(message.get("body", b""))
 
-        await self.app({**scope, "headers": headers}, replay, capture)
+        await self.app({**self.defect.scope(scope), "headers": headers}, replay, capture)
         if not start:
             return  # the app dropped the connection without answering (an injected fault): so does the defect
         wire = Wire(start["status"], list(start.get("headers", [])), b"".join(parts))

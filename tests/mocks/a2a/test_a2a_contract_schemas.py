@@ -34,7 +34,7 @@ def test_a2a_v1_answers_match_the_response_schema(base):
     sent = httpx.post(f"{base}/a2a/assistant", json=request, headers={"A2A-Version": "1.0"}).json()
     valid("a2a-response", sent)
     task_id = sent["result"]["task"]["id"]
-    push = rpc(base, "CreateTaskPushNotificationConfig", {"taskId": task_id, "url": "https://example.com/hook"})
+    push = rpc(base, "CreateTaskPushNotificationConfig", {"taskId": task_id, "url": "http://127.0.0.1:9/hook"})
     for body in (rpc(base, "GetTask", {"id": task_id}), rpc(base, "ListTasks", {}), push,
                  rpc(base, "ListTaskPushNotificationConfigs", {"taskId": task_id}),
                  rpc(base, "DeleteTaskPushNotificationConfig", {"taskId": task_id, "id": push["result"]["id"]}),

@@ -100,9 +100,22 @@ def test_a2a_v03_stream_and_resubscribe_carry_kind_and_final(base, upstream):
     waiting = call(base, "message/send", {"message": message("Book a meeting room", "v03-3")})["result"]
     timer.join()
     assert waiting["status"]["state"] == "input-required"  # blocking by default in v0.3 too: waited for the clock
+
+
+    def answer() -> None:  # while the resubscription is open: the follow-up resumes the task, the clock ends it
+        follow_up = {**message("Tomorrow at ten", "v03-3b"), "taskId": waiting["id"]}
+        call(base, "message/send", {"message": follow_up, "configuration": {"blocking": False}})
+        advance_clock(base, 30)
+
+    timer = threading.Timer(0.4, answer)
+    timer.start()
     resumed = stream(base, "tasks/resubscribe", {"id": waiting["id"]}, headers=V03)
-    upstream("SendStreamingMessageSuccessResponse", resumed[0])
-    assert [e["result"]["kind"] for e in resumed] == ["task"]  # interrupted: snapshot, then the stream closes
+    timer.join()
+    for event in resumed:
+        upstream("SendStreamingMessageSuccessResponse", event)
+    # interrupted is not the end of a resubscription: it stays open until the task is terminal (STREAM-SUB-002)
+    assert resumed[0]["result"]["kind"] == "task" and resumed[0]["result"]["status"]["state"] == "input-required"
+    assert resumed[-1]["result"]["final"] is True and resumed[-1]["result"]["status"]["state"] == "completed"
 
 
 def test_a2a_v03_parts_round_trip_and_errors(base, upstream):
