@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from aigw.mocks import textgen
 from aigw.mocks.content_classifier import (
     AOAI_LEVELS,
     CATEGORIES as SAFETY_CATEGORIES,
@@ -30,6 +31,7 @@ from aigw.mocks.content_classifier import (
     ContentSafetyConfig,
     FilterPolicy,
     aoai_level,
+    ascii_words,
     classifier_for,
 )
 
@@ -58,20 +60,33 @@ def is_blocked(results: dict[str, Any]) -> bool:
 
 
 class ContentFilter:
-    """The filter of one mock: a classifier plus the prompt and completion policies."""
+    """The filter of one mock: a classifier plus the prompt and completion policies.
+
+    Verdicts are few (a severity per category, a jailbreak flag), so each annotation is built once per
+    verdict and shared: callers must not change the dicts they get. Generated prose is made of
+    ``textgen.PROSE_WORDS`` only, so whether the lexicon could ever flag it is decided once, here.
+    """
 
     def __init__(self, config: ContentSafetyConfig | None = None, classifier: Classifier | None = None) -> None:
         config = config or ContentSafetyConfig()
         self.classifier = classifier or classifier_for(config)
         self.prompt_policy = config.prompt_filter
         self.completion_policy = config.completion_filter
+        self._prose_may_flag = self.classifier.may_flag(ascii_words(" ".join(textgen.PROSE_WORDS)))
+        self._prompt_verdicts: dict[tuple, dict[str, Any]] = {}  # (severities…, jailbreak or None) → results
+        self._completion_verdicts: dict[tuple, dict[str, Any]] = {}  # severities → results
 
     def prompt_results(self, text: str, *, with_jailbreak: bool) -> dict[str, Any]:
         """``content_filter_results`` of one prompt (chat prompts also get the jailbreak verdict)."""
-        results = annotate(self.classifier.severities(text), self.prompt_policy)
-        if with_jailbreak:
-            detected = self.classifier.jailbreak(text)
-            results["jailbreak"] = {"filtered": detected and self.prompt_policy.jailbreak, "detected": detected}
+        severities = self.classifier.severities(text)
+        detected = self.classifier.jailbreak(text) if with_jailbreak else None
+        key = (*severities.values(), detected)
+        results = self._prompt_verdicts.get(key)
+        if results is None:
+            results = annotate(severities, self.prompt_policy)
+            if with_jailbreak:
+                results["jailbreak"] = {"filtered": detected and self.prompt_policy.jailbreak, "detected": detected}
+            self._prompt_verdicts[key] = results
         return results
 
     def completion_trigger(self, prompt_text: str) -> dict[str, int]:
@@ -80,20 +95,29 @@ class ContentFilter:
     def screen(self, plans: list, trigger: dict[str, int]) -> dict[int, dict[str, Any]]:
         """Annotate each planned choice and cut the ones the completion policy filters.
 
-        ``plans`` are ``generation.ChoicePlan`` objects made for this one rendering; a filtered plan is
-        changed in place. Returns ``content_filter_results`` by choice index.
+        ``plans`` are ``generation.ChoicePlan`` objects of one answer, screened once when it is planned; a
+        filtered plan is changed in place. Returns ``content_filter_results`` by choice index.
         """
         out: dict[int, dict[str, Any]] = {}
         for plan in plans:
-            text = "".join(c.arguments for c in plan.tool_calls) if plan.tool_calls else "".join(plan.pieces)
-            hits = self.classifier.hits(text)
+            text = None
+            if plan.prose and not self._prose_may_flag:
+                hits = []
+            else:
+                text = "".join(c.arguments for c in plan.tool_calls) if plan.tool_calls else "".join(plan.pieces)
+                hits = self.classifier.hits(text)
             severities = dict.fromkeys(SAFETY_CATEGORIES, 0)
             for hit in hits:
                 severities[hit.category] = max(severities[hit.category], hit.severity)
             for category, severity in trigger.items():
                 severities[category] = max(severities[category], severity)
-            results = annotate(severities, self.completion_policy)
+            key = tuple(severities.values())
+            results = self._completion_verdicts.get(key)
+            if results is None:
+                results = self._completion_verdicts[key] = annotate(severities, self.completion_policy)
             if is_blocked(results):
+                if text is None:
+                    text = "".join(plan.pieces)
                 policy = self.completion_policy
                 starts = [h.start for h in hits if _filtered(aoai_level(h.severity), getattr(policy, AOAI_NAME[h.category]))]
                 _cut(plan, min(starts) if starts else len(text) // 2)

@@ -74,6 +74,7 @@ class ChoicePlan:
     completion_tokens: int = 0
     logprobs: list[float] | None = None  # one per piece when requested
     legacy_function: bool = False  # answered as message.function_call (the deprecated `functions` API)
+    prose: bool = False  # pieces are textgen's words and periods, uncut: the filter knows their words already
 
     @property
     def content(self) -> str | None:
@@ -85,17 +86,19 @@ def completion_cap(body: dict[str, Any]) -> int | None:
     return cap if cap is not None else body.get("max_tokens")
 
 
-def _text_pieces(rng: random.Random, model: str, cap: int | None, stop: Any) -> tuple[list[str], str, int]:
+def _text_plan(plan: ChoicePlan, rng: random.Random, model: str, cap: int | None, stop: Any) -> None:
+    """Fill ``plan`` with generated prose, cut at ``cap`` tokens or before a stop sequence."""
     natural = textgen.natural_length(rng)
     # A capped answer is a prefix of the uncut one, as a seeded real model's would be.
     pieces = textgen.generate_pieces(rng, natural, model, limit=cap)
-    finish = "length" if cap is not None and natural > cap else "stop"
-    n = len(pieces)
     if stop:
         text, hit = textgen.apply_stop("".join(pieces), stop)
-        if hit:
-            return textgen.split_into_deltas(text, model) if text else [], "stop", count_text(text, model)
-    return pieces, finish, n
+        if hit:  # the cut may fall inside a word: no longer textgen's words
+            plan.pieces = textgen.split_into_deltas(text, model) if text else []
+            plan.finish_reason, plan.completion_tokens = "stop", count_text(text, model)
+            return
+    plan.pieces, plan.completion_tokens, plan.prose = pieces, len(pieces), True
+    plan.finish_reason = "length" if cap is not None and natural > cap else "stop"
 
 
 def _capped(text: str, model: str, cap: int | None) -> tuple[list[str], str, int]:
@@ -174,7 +177,7 @@ def plan_chat(body: dict[str, Any], model: str, seed: int) -> list[ChoicePlan]:
             text = orjson.dumps(_instance(schema, rng, "response_format", f"response_format '{name}'")).decode()
             plan.pieces, plan.finish_reason, plan.completion_tokens = _capped(text, model, cap)
         else:
-            plan.pieces, plan.finish_reason, plan.completion_tokens = _text_pieces(rng, model, cap, stop)
+            _text_plan(plan, rng, model, cap, stop)
         if want_logprobs:
             plan.logprobs = [round(-rng.expovariate(8.0), 6) for _ in plan.pieces]
         plans.append(plan)
@@ -186,7 +189,7 @@ def plan_completion(prompt_text: str, body: dict[str, Any], model: str, seed: in
     rng = random.Random(seed + index)
     cap = legacy_max_tokens(body)  # the legacy API's documented default
     plan = ChoicePlan(index)
-    plan.pieces, plan.finish_reason, plan.completion_tokens = _text_pieces(rng, model, cap, body.get("stop"))
+    _text_plan(plan, rng, model, cap, body.get("stop"))
     if body.get("logprobs") is not None:
         plan.logprobs = [round(-rng.expovariate(8.0), 6) for _ in plan.pieces]
     return plan

@@ -80,13 +80,11 @@ def response_model(deployment: Deployment) -> str:
 
 
 def _meta(kind: str, deployment: Deployment, digest: bytes, created: int, azure: bool, prepared: Prepared, body: dict[str, Any],
-          plans: list[generation.ChoicePlan]) -> render.Meta:
+          planned: "Planned") -> render.Meta:
     rid = ("chatcmpl-" if kind == "chat" else "cmpl-") + ids.token_from_bytes(digest)
     top = (body.get("logprobs") or 0) if kind == "completions" else (body.get("top_logprobs") or 0)
-    # The completion filter judges (and may cut) the planned choices before anything is rendered.
-    choice_filters = prepared.screen.screen(plans, prepared.completion_trigger or {}) if prepared.screen else None
     return render.Meta(rid, created, response_model(deployment), _fingerprint(deployment), azure,
-                       prepared.prompt_filter, top, generation.seed_of(digest), choice_filters)
+                       prepared.prompt_filter, top, generation.seed_of(digest), planned.choice_filters)
 
 
 @functools.lru_cache(maxsize=256)
@@ -106,6 +104,12 @@ class Planned:
     plans: list[generation.ChoicePlan]
     prompt_tokens: int
     echoes: list[str]
+    choice_filters: dict[int, dict[str, Any]] | None = None  # content_filter_results by choice index
+
+    def screen(self, prepared: Prepared) -> None:
+        """The completion filter judges (and may cut) the choices once, before any rendering."""
+        if prepared.screen is not None:
+            self.choice_filters = prepared.screen.screen(self.plans, prepared.completion_trigger or {})
 
     @property
     def completion_tokens(self) -> int:
@@ -135,7 +139,7 @@ def plan_completions(body: dict[str, Any], deployment: Deployment, digest: bytes
 
 
 def render_chat(planned: Planned, body: dict[str, Any], deployment: Deployment, digest: bytes, created: int, azure: bool, prepared: Prepared):
-    meta = _meta("chat", deployment, digest, created, azure, prepared, body, planned.plans)
+    meta = _meta("chat", deployment, digest, created, azure, prepared, body, planned)
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return render.chat_stream(planned.plans, meta, planned.prompt_tokens, include_usage)
@@ -143,7 +147,7 @@ def render_chat(planned: Planned, body: dict[str, Any], deployment: Deployment, 
 
 
 def render_completions(planned: Planned, body: dict[str, Any], deployment: Deployment, digest: bytes, created: int, azure: bool, prepared: Prepared):
-    meta = _meta("completions", deployment, digest, created, azure, prepared, body, planned.plans)
+    meta = _meta("completions", deployment, digest, created, azure, prepared, body, planned)
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return render.completion_stream(planned.plans, meta, planned.prompt_tokens, include_usage, planned.echoes)
