@@ -11,7 +11,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 
 from aigw.mocks import operations
 from aigw.mocks.config import Deployment
@@ -45,8 +44,7 @@ class Answer:
             payload, self.prompt_tokens = operations.embeddings(self.body, self.deployment)
         else:
             render = operations.render_chat if self.operation == "chat" else operations.render_completions
-            result = render(self.planned, self.body, self.deployment, self.digest, created, self.azure, self.prepared)
-            payload = result if self.stream else orjson.dumps(result)
+            payload = render(self.planned, self.body, self.deployment, self.digest, created, self.azure, self.prepared)
         self._rendered_at, self._rendered = created, payload
         return payload
 

@@ -246,6 +246,11 @@ class Classifier:
             self._last_text, self._last_words = text, ascii_words(text)
         return self._last_words
 
+    def finds_nothing_in(self, text: str) -> bool:
+        """True when no term, attack or completion trigger can be in ``text`` (most prompts: one set lookup)."""
+        words = self._words(text)
+        return not (self._terms.may_match(words) or self._jailbreak.may_match(words) or self._triggers.may_match(words))
+
     def may_flag(self, words: frozenset[bytes]) -> bool:
         """Whether some text made only of ``words`` (and non-word characters) could match a category term."""
         return self._terms.may_match(words)

@@ -21,7 +21,7 @@ the choice's annotations on each content chunk, and a filtered choice's last chu
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 from aigw.mocks import textgen
 from aigw.mocks.content_classifier import (
@@ -75,6 +75,17 @@ class ContentFilter:
         self._prose_may_flag = self.classifier.may_flag(ascii_words(" ".join(textgen.PROSE_WORDS)))
         self._prompt_verdicts: dict[tuple, dict[str, Any]] = {}  # (severities…, jailbreak or None) → results
         self._completion_verdicts: dict[tuple, dict[str, Any]] = {}  # severities → results
+        self._clean_prompt = {flag: PromptVerdict(self.prompt_results("", with_jailbreak=flag), {}, False)
+                              for flag in (False, True)}
+        self._clean_completion = self._completion_verdict((0,) * len(SAFETY_CATEGORIES))
+
+    def prompt(self, text: str, *, with_jailbreak: bool) -> "PromptVerdict":
+        """Everything the filter says about a prompt: its annotation, whether it is refused, and the
+        severities its completion is made to carry (``completion_triggers``)."""
+        if self.classifier.finds_nothing_in(text):
+            return self._clean_prompt[with_jailbreak]
+        results = self.prompt_results(text, with_jailbreak=with_jailbreak)
+        return PromptVerdict(results, self.completion_trigger(text), is_blocked(results))
 
     def prompt_results(self, text: str, *, with_jailbreak: bool) -> dict[str, Any]:
         """``content_filter_results`` of one prompt (chat prompts also get the jailbreak verdict)."""
@@ -102,6 +113,9 @@ class ContentFilter:
         for plan in plans:
             text = None
             if plan.prose and not self._prose_may_flag:
+                if not trigger:  # generated prose, nothing asked of it: the safe verdict
+                    out[plan.index] = self._clean_completion
+                    continue
                 hits = []
             else:
                 text = "".join(c.arguments for c in plan.tool_calls) if plan.tool_calls else "".join(plan.pieces)
@@ -111,10 +125,7 @@ class ContentFilter:
                 severities[hit.category] = max(severities[hit.category], hit.severity)
             for category, severity in trigger.items():
                 severities[category] = max(severities[category], severity)
-            key = tuple(severities.values())
-            results = self._completion_verdicts.get(key)
-            if results is None:
-                results = self._completion_verdicts[key] = annotate(severities, self.completion_policy)
+            results = self._completion_verdict(tuple(severities.values()))
             if is_blocked(results):
                 if text is None:
                     text = "".join(plan.pieces)
@@ -123,6 +134,20 @@ class ContentFilter:
                 _cut(plan, min(starts) if starts else len(text) // 2)
             out[plan.index] = results
         return out
+
+
+    def _completion_verdict(self, severities: tuple[int, ...]) -> dict[str, Any]:
+        results = self._completion_verdicts.get(severities)
+        if results is None:
+            results = annotate(dict(zip(SAFETY_CATEGORIES, severities)), self.completion_policy)
+            self._completion_verdicts[severities] = results
+        return results
+
+
+class PromptVerdict(NamedTuple):
+    results: dict[str, Any]  # content_filter_results (shared: do not change it)
+    trigger: dict[str, int]  # severities the completion must carry, by Content Safety category
+    blocked: bool  # the prompt is refused with a 400
 
 
 def _cut(plan: Any, offset: int) -> None:

@@ -6,6 +6,7 @@ once as a list of one-token pieces; the JSON and the SSE renderers only format t
 what makes the concatenated deltas equal the non-streaming content.
 """
 
+import functools
 import hashlib
 import math
 import random
@@ -28,12 +29,35 @@ _DELIVERY_FIELDS = frozenset({"stream", "stream_options", "max_tokens", "max_com
 def request_digest(seed: int, deployment: str, body: dict[str, Any]) -> bytes:
     """24 bytes that identify what this request asks for: the seed of its answer and its id."""
     stable = {k: v for k, v in body.items() if k not in _DELIVERY_FIELDS}
-    key = f"{seed}:{deployment}".encode()[:64]
-    return hashlib.blake2b(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS), digest_size=24, key=key).digest()
+    hasher = _keyed_hasher(seed, deployment).copy()
+    hasher.update(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS))
+    return hasher.digest()
+
+
+@functools.lru_cache(maxsize=256)
+def _keyed_hasher(seed: int, deployment: str):
+    """BLAKE2b keyed by (mock seed, deployment), made once: a copy costs a fraction of a keyed constructor."""
+    return hashlib.blake2b(digest_size=24, key=f"{seed}:{deployment}".encode()[:64])
 
 
 def seed_of(digest: bytes) -> int:
     return int.from_bytes(digest[:8], "big")
+
+
+def seeded(seed: int) -> random.Random:
+    """``random.Random(seed)`` for an int seed, the same generator at a quarter less cost.
+
+    ``Random.__init__`` runs the Python-level ``Random.seed``, whose type checks end, for an int, in the
+    C seeding below and ``gauss_next = None``; a new answer makes one per choice, so that detour counts.
+    """
+    rng = _new_random(random.Random)
+    _seed_random(rng, seed)
+    rng.gauss_next = None
+    return rng
+
+
+_new_random = random.Random.__new__  # an unseeded generator (no Python-level __init__)
+_seed_random = random.Random.__mro__[1].seed  # the C base class's seeding, what Random.seed ends in for an int
 
 
 CALL_FRAMING_TOKENS = 3  # what a function call's wrapping costs beyond its name and arguments
@@ -149,7 +173,7 @@ def plan_chat(body: dict[str, Any], model: str, seed: int) -> list[ChoicePlan]:
     want_logprobs = bool(body.get("logprobs"))
     plans = []
     for index in range(body.get("n") or 1):
-        rng = random.Random(seed + index)
+        rng = seeded(seed + index)
         plan = ChoicePlan(index)
         tool = _chosen_tool(body, rng)
         if tool is not None:
@@ -186,7 +210,7 @@ def plan_chat(body: dict[str, Any], model: str, seed: int) -> list[ChoicePlan]:
 
 def plan_completion(prompt_text: str, body: dict[str, Any], model: str, seed: int, index: int) -> ChoicePlan:
     """One legacy-completions choice (``index`` counts across prompts × n)."""
-    rng = random.Random(seed + index)
+    rng = seeded(seed + index)
     cap = legacy_max_tokens(body)  # the legacy API's documented default
     plan = ChoicePlan(index)
     _text_plan(plan, rng, model, cap, body.get("stop"))

@@ -53,11 +53,10 @@ def prepare(operation: str, body: dict[str, Any], default_max_tokens: int, azure
     prepared = Prepared(estimate, text)
     if operation != "embeddings":
         screen = screen or content_filter.default_filter()
-        results = screen.prompt_results(text, with_jailbreak=operation == "chat")
-        prepared.prompt_filter = results
-        prepared.screen, prepared.completion_trigger = screen, screen.completion_trigger(text)
-        if content_filter.is_blocked(results):
-            prepared.refusal = errors.content_filtered(results)
+        verdict = screen.prompt(text, with_jailbreak=operation == "chat")
+        prepared.prompt_filter, prepared.screen, prepared.completion_trigger = verdict.results, screen, verdict.trigger
+        if verdict.blocked:
+            prepared.refusal = errors.content_filtered(verdict.results)
     return prepared
 
 

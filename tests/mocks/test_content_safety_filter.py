@@ -239,6 +239,9 @@ def test_the_prefilter_never_changes_a_verdict(parts, glue):
         assert [(h.category, h.severity, h.start) for h in classifier.hits(text)] == _scanned_hits(classifier, text), text
         assert classifier.jailbreak(text) == bool(classifier._jailbreak.pattern.search(text)), text
         assert bool(classifier.completion_trigger(text)) == bool(classifier._triggers.pattern.search(text)), text
+        if classifier.finds_nothing_in(text):
+            assert not (_scanned_hits(classifier, text) or classifier._jailbreak.pattern.search(text)
+                        or classifier._triggers.pattern.search(text)), text
 
 
 def _scanned_hits(classifier, text):

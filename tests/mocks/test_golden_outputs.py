@@ -1,9 +1,11 @@
 """Golden answers: the mock's generated text, content-filter verdicts and rendered responses must not drift.
 
 The fixture ``tests/fixtures/golden_outputs.json`` was captured from the code *before* the hot paths of
-text generation and content screening were optimised (issue 16), so these tests prove the faster code
-says exactly what the slower code said: the same pieces for the same seed, the same severities, hits,
-cuts and annotations for the same text, the same bytes on the wire for the same request.
+text generation, content screening and rendering were optimised (issue 16: commit 970a7b5, this module
+run there), so these tests prove the faster code says exactly what the slower code said: the same pieces
+for the same seed, the same severities, hits, cuts and annotations for the same text, the same bytes on
+the wire for the same request. One deliberate change since: an answer cut by the completion filter now
+counts the tokens it sends (``completion_tokens`` of the two cut answers), not the uncut ones.
 
 Large sweeps are kept as one SHA-256 each (a mismatch then names the sweep, and the literal cases beside
 it show the first difference readably). Regenerate only when an output change is *intended*:
@@ -102,6 +104,20 @@ REQUESTS = (
         {"type": "function", "function": {"name": "get_weather", "description": "weather for a city",
                                           "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
                                                          "required": ["city"]}}}]}),
+    ("chat", "gpt-4o", True, {"messages": [{"role": "user", "content": "two"}], "n": 2, "max_tokens": 9, "stream": True}),
+    ("chat", "gpt-4o", False, {"model": "gpt-4o", "messages": [{"role": "user", "content": "plain"}], "stream": True,
+                               "stream_options": {"include_usage": True}}),
+    ("chat", "gpt-4o", True, {"messages": [{"role": "user", "content": "lp"}], "logprobs": True, "top_logprobs": 2,
+                              "max_tokens": 5, "stream": True}),
+    ("chat", "gpt-4o", True, {"messages": [{"role": "user", "content": "weather"}], "stream": True, "tools": [
+        {"type": "function", "function": {"name": "get_weather", "parameters": {
+            "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]}),
+    ("chat", "gpt-4o", True, {"messages": [{"role": "user", "content": "weather"}], "stream": True, "functions": [
+        {"name": "get_weather", "parameters": {"type": "object", "properties": {"days": {"type": "integer"}}}}]}),
+    ("chat", "gpt-4o", True, {"messages": [{"role": "user", "content": "weather"}], "n": 2, "functions": [
+        {"name": "get_weather", "parameters": {"type": "object", "properties": {"days": {"type": "integer"}}}}]}),
+    ("chat", "gpt-4o", True, {"messages": [{"role": "user", "content": "é ü 日本 \"quoted\" \\ emoji 🙂"}], "max_tokens": 8,
+                              "stop": "e", "stream": True}),
     ("completions", "gpt-35-turbo-instruct", True, {"prompt": ["Once upon", "a time"], "n": 2, "max_tokens": 9,
                                                     "logprobs": 2}),
     ("completions", "gpt-35-turbo-instruct", True, {"prompt": "Say hi", "echo": True, "stream": True}),
