@@ -83,8 +83,8 @@ def render(console: Console, report: dict) -> None:
                   + f"; {settings['generator']} closed loop, {settings['connections']} connections, "
                   f"{settings['duration']:g} s after {settings['warmup']:g} s warm-up; added latency: open loop, "
                   f"system and direct interleaved, {settings['latency_duration']:g} s at the rate shown")
-    console.print(f"load average at start: {machine['load_average']} (other work on the machine lowers the wall "
-                  f"figures; the per-CPU-second column does not depend on it)")
+    console.print("other work on the machine (the load average below) lowers the wall figures; the per-CPU-second "
+                  "column does not depend on it")
     for line in judge(report):
         console.print("  " + line)
     for name, run in report["systems"].items():

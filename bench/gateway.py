@@ -73,22 +73,6 @@ from _servers import RunningServer, ServerPool, ServerStartError  # noqa: E402
 
 # --- measuring -------------------------------------------------------------------------------------------
 
-def group_cpu_seconds(pgid: int) -> float:
-    """User+system CPU seconds of every process in a process group (a server and anything it spawned)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid:  # fields after "(comm)": state, ppid, pgrp, …, utime (12), stime (13)
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
-
-
 def probe(url: str, body: bytes, headers: dict[str, str]) -> dict:
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/json", "api-key": KEY, **headers})
@@ -113,10 +97,10 @@ def measure(pool: ServerPool, system: System, mock_url: str, args: argparse.Name
         if args.warmup > 0:
             run_load(target, generator=args.generator, duration=args.warmup, warmup=0, connections=args.connections,
                      core=BACKEND_CORE)
-        cpu_before = group_cpu_seconds(server.process.pid)
+        cpu_before = server.cpu_seconds()
         load = run_load(target, generator=args.generator, duration=args.duration, warmup=0,
                         connections=args.connections, core=BACKEND_CORE)
-        cpu = group_cpu_seconds(server.process.pid) - cpu_before
+        cpu = server.cpu_seconds() - cpu_before
         rate = args.rate if load.rps >= 2 * args.rate else max(20.0, round(load.rps / 2))
         latency = run_open_loop(
             [{"name": "system", "url": server.base_url + system.path, "body": body.decode(),
@@ -183,7 +167,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "benchmark": "gateway",
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cpu_count": os.cpu_count(), "cpu_model": cpu_model(), "pinned": bool(pin_prefix(BACKEND_CORE)),
-                    "python": platform.python_version(), "load_average": [round(x, 2) for x in os.getloadavg()]},
+                    "python": platform.python_version()},
         "settings": {"generator": args.generator, "duration": args.duration, "warmup": args.warmup,
                      "connections": args.connections, "rate": args.rate, "latency_duration": args.latency_duration,
                      "gateway_core": GATEWAY_CORE, "backend_core": BACKEND_CORE},
