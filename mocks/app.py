@@ -62,13 +62,14 @@ class MockApp:
         self.answers = AnswerCache()
         self.content_filter = ContentFilter(config.content_safety)  # shared with /contentsafety's classifier
         self.mounts = build_mounts(config, self.state)
+        self._mount_prefixes = tuple(prefix for prefix, _ in self.mounts)  # one C-level test rules most paths out
         self._open_auth = config.auth.mode == "open"
         self._keys = {k.encode() for k in config.auth.keys}
         self._bearers = {b"Bearer " + k.encode() for k in config.auth.keys}
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "http":
-            mounted = find_mount(self.mounts, scope["path"]) if self.mounts else None
+            mounted = find_mount(self.mounts, scope["path"]) if scope["path"].startswith(self._mount_prefixes) else None
             if mounted is not None:
                 await mounted(scope, receive, send)
             elif scope["path"].startswith("/_mock"):
@@ -216,8 +217,7 @@ class MockApp:
         extra += [
             (b"x-ratelimit-remaining-requests", str(decision.remaining_requests).encode()),
             (b"x-ratelimit-remaining-tokens", str(decision.remaining_tokens).encode()),
-            (b"x-ratelimit-limit-requests", str(state.limiter.requests.limit).encode()),
-            (b"x-ratelimit-limit-tokens", str(state.limiter.tokens.limit).encode()),
+            *state.limiter.limit_headers,
         ]
         if answer.prepared.refusal is not None:
             counters.errors[400] += 1
