@@ -197,7 +197,7 @@ class MockApp:
         deployment = answer.deployment
         state = self.state.deployments[deployment.name]
         counters = state.counters
-        extra[2] = (b"x-ms-region", state.region.encode())  # common_headers: [apim id, request id, region]
+        extra[2] = state.region_header  # common_headers: [apim id, request id, region]
         counters.requests += 1
         plan = state.faults.plan()
         if plan is not NO_FAULT:
@@ -225,7 +225,7 @@ class MockApp:
         payload = answer.render(int(self.state.clock.wall()))
         counters.prompt_tokens += answer.prompt_tokens
         counters.completion_tokens += answer.completion_tokens
-        profile = self.config.profile(deployment)
+        profile = state.profile
         timing = random.Random(seed_of(answer.digest) ^ 0x7111) if profile is not None else None
         if answer.stream:
             counters.succeeded += 1

@@ -70,30 +70,21 @@ def _prompt_text(prompt: Any) -> str:
     return "x" * (4 * count)
 
 
-def response_model(deployment: Deployment) -> str:
-    """The ``model`` a response names: Azure and OpenAI append a date-style version."""
-    version = deployment.model_version
-    if len(version) == 10 and version[4] == "-" and version[7] == "-":
-        return f"{deployment.model}-{version}"
-    return deployment.model
-
-
 def _meta(kind: str, deployment: Deployment, digest: bytes, created: int, azure: bool, prepared: Prepared, body: dict[str, Any],
           planned: "Planned") -> render.Meta:
     rid = ("chatcmpl-" if kind == "chat" else "cmpl-") + ids.token_from_bytes(digest)
     top = (body.get("logprobs") or 0) if kind == "completions" else (body.get("top_logprobs") or 0)
-    return render.Meta(rid, created, response_model(deployment), _fingerprint(deployment), azure,
-                       prepared.prompt_filter, top, generation.seed_of(digest), planned.choice_filters)
+    model, fingerprint = _names(deployment.name, deployment.model, deployment.model_version)
+    return render.Meta(rid, created, model, fingerprint, azure, prepared.prompt_filter, top, generation.seed_of(digest),
+                       planned.choice_filters)
 
 
 @functools.lru_cache(maxsize=256)
-def _fingerprint_of(name: str, version: str) -> str:
-    return ids.system_fingerprint(zlib.crc32(f"{name}:{version}".encode()))
-
-
-def _fingerprint(deployment: Deployment) -> str:
-    """Stable per deployment and model version, as a real backend configuration's is."""
-    return _fingerprint_of(deployment.name, deployment.model_version)
+def _names(name: str, model: str, version: str) -> tuple[str, str]:
+    """A deployment's response ``model`` and its ``system_fingerprint``: stable per deployment and model
+    version, as a real backend configuration's is."""
+    shown = f"{model}-{version}" if len(version) == 10 and version[4] == "-" and version[7] == "-" else model
+    return shown, ids.system_fingerprint(zlib.crc32(f"{name}:{version}".encode()))
 
 
 @dataclass

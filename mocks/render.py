@@ -6,7 +6,7 @@ the others (finish, usage, ``[DONE]``) follow immediately.
 """
 
 from dataclasses import dataclass
-from itertools import repeat, zip_longest
+from itertools import zip_longest
 from typing import Any
 
 import orjson
@@ -18,7 +18,7 @@ from aigw.protocol.sse import DONE_EVENT, encode_event
 dumps = orjson.dumps
 
 
-@dataclass
+@dataclass(slots=True)
 class Meta:
     id: str
     created: int
@@ -116,31 +116,89 @@ def _chunk_head(object_name: bytes, meta: Meta, include_usage: bool) -> bytes:
             + (b',"usage":null' if include_usage else b""))
 
 
-def chat_stream(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int, include_usage: bool) -> list[tuple[bytes, bool]]:
+class Stream:
+    """A rendered SSE stream: the events ``streaming.stream_events`` sends, each flagged *paced* when it
+    carries a token (a latency profile spaces those).
+
+    Most events are one per token and differ only in the token's JSON string, so such a run is kept as
+    ``(before, strings, after)``: the whole body is then one join, and the events themselves are only built
+    when something sends them apart (a latency profile, a reset in the middle of the stream).
+    """
+
+    __slots__ = ("_segments",)
+
+    def __init__(self) -> None:
+        self._segments: list[tuple] = []  # (event, paced) or (before, strings, after) for a run of paced events
+
+    def add(self, event: bytes, paced: bool) -> None:
+        self._segments.append((event, paced))
+
+    def add_run(self, before: bytes, strings: list[bytes], after: bytes) -> None:
+        if strings:
+            self._segments.append((before, strings, after))
+
+    def body(self) -> bytes:
+        parts: list[bytes] = []
+        for segment in self._segments:
+            if len(segment) == 2:
+                parts.append(segment[0])
+            else:
+                before, strings, after = segment
+                parts += (before, (after + before).join(strings), after)
+        return b"".join(parts)
+
+    def events(self) -> list[tuple[bytes, bool]]:
+        out: list[tuple[bytes, bool]] = []
+        for segment in self._segments:
+            if len(segment) == 2:
+                out.append(segment)
+            else:
+                before, strings, after = segment
+                out += ((before + string + after, True) for string in strings)
+        return out
+
+
+def chat_stream(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int, include_usage: bool) -> Stream:
     head = _chunk_head(b"chat.completion.chunk", meta, include_usage)
-    events: list[tuple[bytes, bool]] = []
+    stream = Stream()
     if meta.azure:
         # Azure's first chunk: no choices, the prompt's filter results (facts file §1). Azure leaves
         # id/object/model empty there; we fill them so the chunk also meets the official chunk schema.
-        events.append((head + b',"choices":[],"prompt_filter_results":[{"prompt_index":0,"content_filter_results":'
-                       + dumps(meta.prompt_filter) + b"}]}\n\n", False))
+        stream.add(head + b',"choices":[],"prompt_filter_results":[{"prompt_index":0,"content_filter_results":'
+                   + dumps(meta.prompt_filter) + b"}]}\n\n", False)
     head += b',"choices":['
     per_choice = [_choice_deltas(plan, meta, head) for plan in plans]
     if len(per_choice) == 1:
-        events += zip(per_choice[0], repeat(True))
-    else:
-        events += ((event, True) for step in zip_longest(*per_choice) for event in step if event is not None)
+        for delta in per_choice[0]:
+            if type(delta) is bytes:
+                stream.add(delta, True)
+            else:
+                stream.add_run(*delta)
+    else:  # several choices take turns, token by token
+        per_choice = [[event for delta in deltas for event in _expanded(delta)] for deltas in per_choice]
+        for step in zip_longest(*per_choice):
+            for event in step:
+                if event is not None:
+                    stream.add(event, True)
     for plan in plans:
         # A filtered choice's last chunk says why it stopped: Azure's annotation with ``filtered: true``.
         verdict = b',"content_filter_results":' + dumps(_choice_filter(meta, plan)) if meta.azure and plan.finish_reason == "content_filter" else b""
-        events.append((head + b'{"index":%d,"delta":{},"logprobs":null,"finish_reason":"%s"%s}]}\n\n'
-                       % (plan.index, plan.finish_reason.encode(), verdict), False))
+        stream.add(head + b'{"index":%d,"delta":{},"logprobs":null,"finish_reason":"%s"%s}]}\n\n'
+                   % (plan.index, plan.finish_reason.encode(), verdict), False)
     if include_usage:
         completion_tokens = sum(p.completion_tokens for p in plans)
-        events.append((_chunk_head(b"chat.completion.chunk", meta, False) + b',"choices":[],"usage":'
-                       + _USAGE % (prompt_tokens, completion_tokens, prompt_tokens + completion_tokens) + b"}\n\n", False))
-    events.append((DONE_EVENT, False))
-    return events
+        stream.add(_chunk_head(b"chat.completion.chunk", meta, False) + b',"choices":[],"usage":'
+                   + _USAGE % (prompt_tokens, completion_tokens, prompt_tokens + completion_tokens) + b"}\n\n", False)
+    stream.add(DONE_EVENT, False)
+    return stream
+
+
+def _expanded(delta) -> list[bytes]:
+    """One event, or the events of a run (before, strings, after)."""
+    if type(delta) is bytes:
+        return [delta]
+    before, strings, after = delta
+    return [before + string + after for string in strings]
 
 
 _SAFE_SUFFIX = b',"content_filter_results":' + dumps(content_filter.SAFE_COMPLETION)
@@ -149,9 +207,9 @@ _TAIL = b"]}\n\n"  # closes a chunk's choices, the chunk and the event
 _PROSE_JSON = {piece: dumps(piece) for word in textgen.PROSE_WORDS for piece in (word, " " + word, ".")}
 
 
-def _choice_deltas(plan: ChoicePlan, meta: Meta, head: bytes) -> list[bytes]:
+def _choice_deltas(plan: ChoicePlan, meta: Meta, head: bytes) -> list:
     """The events of one plan's per-token deltas (``head`` in front of each): role first, then content or
-    tool-call arguments."""
+    tool-call arguments. Plain content comes as one run, ``(before, JSON strings, after)``."""
     index = plan.index
     if plan.legacy_function:
         call = plan.tool_calls[0]
@@ -185,7 +243,7 @@ def _choice_deltas(plan: ChoicePlan, meta: Meta, head: bytes) -> list[bytes]:
         before = head + b'{"index":%d,"delta":{"content":' % index
         after = b'},"logprobs":null,"finish_reason":null' + safe + b"}" + _TAIL
         known = _PROSE_JSON.get
-        out += [before + (known(piece) or dumps(piece)) + after for piece in plan.pieces]
+        out.append((before, [known(piece) or dumps(piece) for piece in plan.pieces], after))
         return out
     for i, piece in enumerate(plan.pieces):
         logprobs = {"content": [token_logprob_entry(piece, plan.logprobs[i], meta.top_logprobs, meta.seed + i)], "refusal": None}
@@ -225,7 +283,7 @@ def _legacy_logprobs(plan: ChoicePlan, meta: Meta) -> dict[str, Any] | None:
     }
 
 
-def completion_stream(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int, include_usage: bool, echoes: list[str]) -> list[tuple[bytes, bool]]:
+def completion_stream(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int, include_usage: bool, echoes: list[str]) -> Stream:
     head = {"id": meta.id, "object": "text_completion", "created": meta.created, "model": meta.model,
             "system_fingerprint": meta.system_fingerprint}
     if include_usage:
@@ -244,4 +302,7 @@ def completion_stream(plans: list[ChoicePlan], meta: Meta, prompt_tokens: int, i
     if include_usage:
         events.append((encode_event(dumps({**head, "choices": [], "usage": usage(prompt_tokens, sum(p.completion_tokens for p in plans))})), False))
     events.append((DONE_EVENT, False))
-    return events
+    stream = Stream()
+    for event, paced in events:
+        stream.add(event, paced)
+    return stream

@@ -65,8 +65,9 @@ def serve(host: str, port: int, config_path: str | None, seed: int | None, laten
           cassette: CassetteOptions | None = None, app=None) -> None:
     """Serve ``app`` if given (built by ``build_app``), else the app the arguments describe."""
     config = resolve_config(config_path, seed, latency)  # fail fast, before forking workers
+    # No "server: uvicorn" header: Azure OpenAI sends none of the kind, and every header costs uvicorn a check.
     options = dict(host=host, port=port, log_level=log_level, access_log=access_log, loop="uvloop",
-                   http="httptools", lifespan="on", timeout_keep_alive=30)
+                   http="httptools", lifespan="on", timeout_keep_alive=30, server_header=False)
     if workers > 1:
         os.environ[ENV_CONFIG] = os.path.abspath(config_path) if config_path else ""
         os.environ[ENV_SEED] = "" if seed is None else str(seed)

@@ -4,7 +4,7 @@ Request ids are random (uuid4, as Azure's apim-request-id is); completion ids ar
 caller's random source so a seeded mock repeats them exactly.
 """
 
-import base64
+import binascii
 import os
 import random
 import string
@@ -40,7 +40,7 @@ def token_from_bytes(digest: bytes, length: int = 29) -> str:
     """An alphanumeric token from digest bytes: the cheap way to give a seeded answer a stable id."""
     if len(digest) * 4 // 3 < length:
         raise ValueError(f"{len(digest)} bytes cannot make a {length}-character token")
-    return base64.b64encode(digest).translate(_BASE64_TO_ALNUM)[:length].decode()
+    return binascii.b2a_base64(digest, newline=False).translate(_BASE64_TO_ALNUM)[:length].decode()
 
 
 def chat_completion_id(rng: random.Random) -> str:

@@ -212,9 +212,11 @@ def rendered_cases() -> list:
                 "refusal": answer.prepared.refusal, "prompt_tokens": answer.prompt_tokens,
                 "completion_tokens": answer.completion_tokens}
         if answer.stream:  # long: a hash, the size and the pacing
-            wire = b"".join(e for e, _ in payload)
+            events = payload.events() if hasattr(payload, "events") else payload  # a list of (event, paced) before
+            wire = b"".join(e for e, _ in events)
+            assert not hasattr(payload, "body") or payload.body() == wire  # sent at once, or event by event
             case |= {"wire_sha256": hashlib.sha256(wire).hexdigest(), "wire_bytes": len(wire),
-                     "paced": [p for _, p in payload]}
+                     "paced": [p for _, p in events]}
         elif operation == "embeddings":  # rounded, so a numpy upgrade's last-bit noise is not a change
             case["vectors_sha256"] = _sha([[round(float(x), 5) for x in _vector(item["embedding"])]
                                            for item in orjson.loads(payload)["data"]])
