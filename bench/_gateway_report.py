@@ -30,10 +30,12 @@ def judge(report: dict) -> list[str]:
         per_core = plain.get("rps_per_cpu_second") or 0
         lines.append(f"ours ≥{TARGET_RPS:,} req/s per gateway core: {plain['rps']:,.0f} req/s wall, "
                      f"{per_core:,.0f} per CPU-second → {verdict(max(plain['rps'], per_core) >= TARGET_RPS)}")
+        unsaturated = plain.get("saturated") is None
         for q, goal in (("p50", TARGET_ADDED_P50_MS), ("p99", TARGET_ADDED_P99_MS)):
             value = plain.get(f"added_{q}_ms")
-            lines.append(f"ours added {q} ≤{goal:g} ms at {plain['latency_rate']:g} req/s: "
-                         f"{value if value is not None else '—'} ms → {verdict(value is not None and value <= goal)}")
+            lines.append(f"ours added {q} ≤{goal:g} ms at {plain['latency_rate']:g} req/s (the highest rate tried at which "
+                         f"the direct path was not saturated): {_added(plain, q)} ms → "
+                         f"{verdict(value is not None and value <= goal and unsaturated)}")
         policies = runs.get("ours+policies")
         if policies and "error" not in policies and "skipped" not in policies:
             ratio = policies["rps"] / plain["rps"] if plain["rps"] else 0
@@ -57,6 +59,14 @@ def judge(report: dict) -> list[str]:
     return lines
 
 
+def _added(run: dict, q: str) -> str:
+    """An added latency, with the measured difference beside it when noise made that negative (shown as 0)."""
+    value, raw = run.get(f"added_{q}_ms"), run.get(f"added_{q}_raw_ms")
+    if value is None:
+        return "—"
+    return f"{value:.3f}" + (f" (measured {raw:.3f})" if raw is not None and raw < 0 else "")
+
+
 def _fmt(value, pattern: str = "{:,.0f}") -> str:
     return "—" if value is None else pattern.format(value)
 
@@ -65,29 +75,35 @@ def render(console: Console, report: dict) -> None:
     machine, settings = report["machine"], report["settings"]
     table = Table(title=f"Gateway benchmark — {machine['cpu_count']} cores, {machine['cpu_model']}")
     for column in ("system", "req/s", "req/s per CPU-s", "p50/p99 ms (closed loop)", "rate", "added p50 ms",
-                   "added p99 ms", "direct p50/p99 ms"):
+                   "added p99 ms", "direct p50/p99 ms", "direct idle p50"):
         table.add_column(column, justify="left" if column == "system" else "right")
     for name, run in report["systems"].items():
         if "skipped" in run or "error" in run:
             table.add_row(run.get("label", name), "[yellow]skipped[/]" if "skipped" in run else "[red]error[/]",
-                          *["—"] * 6)
+                          *["—"] * 7)
             continue
         direct = run["latency"]["direct"]
         table.add_row(run["label"], _fmt(run["rps"]) + (f" [yellow]({run['failures']} failed)[/]" if run["failures"] else ""),
                       _fmt(run["rps_per_cpu_second"]), f"{_fmt(run['p50_ms'], '{:.2f}')} / {_fmt(run['p99_ms'], '{:.2f}')}",
-                      f"{run['latency_rate']:g}/s", _fmt(run["added_p50_ms"], "{:.3f}"), _fmt(run["added_p99_ms"], "{:.3f}"),
-                      f"{_fmt(direct['p50_ms'], '{:.2f}')} / {_fmt(direct['p99_ms'], '{:.2f}')}")
+                      f"{run['latency_rate']:g}/s" + (" [red](saturated)[/]" if run.get("saturated") else ""),
+                      _added(run, "p50"), _added(run, "p99"),
+                      f"{_fmt(direct['p50_ms'], '{:.2f}')} / {_fmt(direct['p99_ms'], '{:.2f}')}",
+                      _fmt(run["idle"]["direct_p50_ms"], "{:.2f}"))
     console.print(table)
     console.print(f"layout: system under test on core {GATEWAY_CORE}; mock + load generators on core {BACKEND_CORE}"
                   + ("" if machine["pinned"] else " [yellow](taskset unavailable or one core: NOT pinned)[/]")
                   + f"; {settings['generator']} closed loop, {settings['connections']} connections, "
                   f"{settings['duration']:g} s after {settings['warmup']:g} s warm-up; added latency: open loop, "
-                  f"system and direct interleaved, {settings['latency_duration']:g} s at the rate shown")
-    console.print(f"load average at start: {machine['load_average']} (other work on the machine lowers the wall "
-                  f"figures; the per-CPU-second column does not depend on it)")
+                  f"system and direct interleaved, {settings['latency_duration']:g} s at the rate shown — the highest "
+                  f"rate tried (from {settings['rate']:g}/s down) at which the direct path's p50 stayed near its idle p50")
+    console.print("other work on the machine (the load average below) lowers the wall figures; the per-CPU-second "
+                  "column does not depend on it")
     for line in judge(report):
         console.print("  " + line)
     for name, run in report["systems"].items():
+        if run.get("saturated"):
+            console.print(f"[yellow]{run['label']}: the direct path was saturated even at {run['latency_rate']:g} req/s "
+                          f"({run['saturated']}): its added latency is not meaningful[/]")
         if "skipped" in run:
             console.print(f"[yellow]{run.get('label', name)}: {run['skipped']}[/]")
         elif "error" in run:

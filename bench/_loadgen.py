@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -105,16 +106,22 @@ end
 
 
 # With a unique marker, each request's body carries the next counter value in its place, so no two requests
-# are alike (a server's answer memo never hits). wrk then builds every request in Lua, which costs the
-# generator a little; the generator ceiling is measured with the fixed body.
+# are alike (a server's answer memo never hits). The counter starts at a random 12-digit number for every
+# run, so a measured run never repeats its warm-up's prompts either. wrk then builds every request in Lua,
+# which costs the generator a little; the generator ceiling is measured with the fixed body.
 _WRK_UNIQUE = """
 local body_head, body_tail = [==[%(head)s]==], [==[%(tail)s]==]
-local counter = 0
+local counter = %(start)d
 function request()
   counter = counter + 1
   return wrk.format(nil, nil, nil, body_head .. counter .. body_tail)
 end
 """
+
+
+def counter_start() -> int:
+    """Where a run's per-request counter starts: random, 12 digits for the whole run (bodies keep one size)."""
+    return random.SystemRandom().randrange(10**11, 9 * 10**11)
 
 
 def _wrk_script(target: Target) -> str:
@@ -126,31 +133,31 @@ def _wrk_script(target: Target) -> str:
         head, found, tail = target.body.decode().partition(target.unique_marker)
         if not found:
             raise ValueError(f"unique marker {target.unique_marker!r} is not in the request body")
-        request = _WRK_UNIQUE % {"head": head, "tail": tail}
+        request = _WRK_UNIQUE % {"head": head, "tail": tail, "start": counter_start()}
     return _WRK_SCRIPT % {"body": target.body.decode(), "headers": headers, "request": request,
                           "expect_done": "true" if target.expect_done else "false"}
 
 
 def _run_wrk(target: Target, duration: float, warmup: float, connections: int, core: int,
              margin: float) -> LoadResult:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_wrk_script(target))
-    try:
-        def wrk(seconds: float) -> dict:
-            # One thread: the generator owns exactly one core, like the server.
-            cmd = [*pin_prefix(core), "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-                   "--timeout", "10s", "-s", script.name, target.url]
+    def wrk(seconds: float) -> dict:
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(_wrk_script(target))  # a script per run: distinct bodies never repeat the warm-up's
+        # One thread: the generator owns exactly one core, like the server.
+        cmd = [*pin_prefix(core), "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+               "--timeout", "10s", "-s", script.name, target.url]
+        try:
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + margin)
-            for line in out.stdout.splitlines():
-                if line.startswith("WRKJSON "):
-                    return json.loads(line[len("WRKJSON "):])
-            raise RuntimeError(f"wrk printed no result (exit {out.returncode}): {out.stderr.strip() or out.stdout}")
+        finally:
+            os.unlink(script.name)
+        for line in out.stdout.splitlines():
+            if line.startswith("WRKJSON "):
+                return json.loads(line[len("WRKJSON "):])
+        raise RuntimeError(f"wrk printed no result (exit {out.returncode}): {out.stderr.strip() or out.stdout}")
 
-        if warmup > 0:
-            wrk(warmup)
-        r = wrk(duration)
-    finally:
-        os.unlink(script.name)
+    if warmup > 0:
+        wrk(warmup)
+    r = wrk(duration)
     failures = r["bad"] + r["socket_errors"]
     ok = max(0, r["requests"] - r["bad"])
     return LoadResult("wrk", ok, failures, r["duration_us"] / 1e6, r["p50_us"] / 1e3, r["p99_us"] / 1e3)
@@ -167,7 +174,7 @@ def _run_python(target: Target, duration: float, warmup: float, connections: int
            "--connections", str(connections)] + (["--expect-done"] if target.expect_done else [])
     cmd += [f"--header={k}:{v}" for k, v in target.headers]
     if target.unique_marker is not None:
-        cmd += ["--unique-marker", target.unique_marker]
+        cmd += ["--unique-marker", target.unique_marker, "--counter-start", str(counter_start())]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + warmup + margin)
     finally:
@@ -186,7 +193,7 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 
 async def _generate(url: str, body: bytes, duration: float, warmup: float, connections: int,
                     expect_done: bool, headers: dict[str, str] | None = None,
-                    unique_marker: str | None = None) -> LoadResult:
+                    unique_marker: str | None = None, counter_start: int = 0) -> LoadResult:
     import aiohttp  # imported here so `run_load` callers never pay for it
 
     latencies: list[float] = []
@@ -194,7 +201,7 @@ async def _generate(url: str, body: bytes, duration: float, warmup: float, conne
     clock = time.perf_counter
     headers = headers or HEADERS
     head, _, tail = body.partition(unique_marker.encode()) if unique_marker else (body, b"", b"")
-    counter = 0
+    counter = counter_start
     start = clock()
     measure_from = start + warmup
     measure_until = measure_from + duration
@@ -248,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expect-done", action="store_true")
     parser.add_argument("--header", action="append", default=[], help="NAME:VALUE sent besides the defaults")
     parser.add_argument("--unique-marker", default=None, help="replaced in the body by a per-request counter")
+    parser.add_argument("--counter-start", type=int, default=0, help="the counter's first value minus one")
     args = parser.parse_args(argv)
     headers = {**HEADERS, **dict(h.split(":", 1) for h in args.header)}
     try:
@@ -256,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass  # the stock loop is slower; the printed generator ceiling shows by how much
     result = asyncio.run(_generate(args.url, args.body_file.read_bytes(), args.duration, args.warmup,
-                                   args.connections, args.expect_done, headers, args.unique_marker))
+                                   args.connections, args.expect_done, headers, args.unique_marker,
+                                   args.counter_start))
     print(json.dumps(asdict(result)))
     return 0
 

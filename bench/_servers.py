@@ -53,6 +53,25 @@ class RunningServer:
         except OSError:
             return ""
 
+    def cpu_seconds(self) -> float:
+        """User+system CPU seconds of the server's process group (it and anything it spawned), from /proc.
+
+        Requests per CPU-second stays a fair figure when other work shares the machine: a server kept off
+        its core by a neighbour loses wall-clock throughput, not CPU-seconds per request.
+        """
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == self.process.pid:  # after "(comm)": state, ppid, pgrp, …, utime (12), stime (13)
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
+
     def stop(self, grace: float = 5.0) -> None:
         """SIGTERM the server's process group, then SIGKILL whatever is left after `grace` seconds."""
         if self.process.poll() is not None:

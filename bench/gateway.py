@@ -13,9 +13,10 @@ Figures, per system:
 - req/s: wrk (closed loop, --connections keep-alive connections) through the system for --duration s;
   also req/s per CPU-second the system's processes used in that window (from /proc): the per-core figure
   that stays honest when other work shares the machine.
-- added latency: an open-loop generator (bench/_openloop.py) sends --rate req/s through the system and
-  --rate req/s straight to the mock, interleaved in the same run; added p50/p99 = system path minus
-  direct path. A peer that cannot sustain --rate is measured at half its closed-loop throughput (shown).
+- added latency: an open-loop generator (bench/_openloop.py) sends the same request through the system and
+  straight to the mock, interleaved in one run; added p50/p99 = system path minus direct path, at a rate the
+  direct path takes without queueing: from --rate (or half the system's closed-loop rate) down until the
+  direct path's p50 stays near its idle p50 (bench/_added_latency.py). The rate settled on is printed.
 
 Variants of ours: `plain` (auth, routing, forwarding; Prometheus metrics are always on) and `policies`
 (plus llm-token-limit with estimated prompt tokens and llm-emit-token-metric) — skipped, saying why,
@@ -66,28 +67,12 @@ from _gateway_systems import (  # noqa: E402
 )
 from _cli import run_main, write_report  # noqa: E402
 from _loadgen import Target, pin_prefix, run_load, wrk_available  # noqa: E402
-from _openloop import run_open_loop  # noqa: E402
+from _added_latency import measure_added_latency  # noqa: E402
 from _peer import PeerUnavailable  # noqa: E402
 from _servers import RunningServer, ServerPool, ServerStartError  # noqa: E402
 
 
 # --- measuring -------------------------------------------------------------------------------------------
-
-def group_cpu_seconds(pgid: int) -> float:
-    """User+system CPU seconds of every process in a process group (a server and anything it spawned)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid:  # fields after "(comm)": state, ppid, pgrp, …, utime (12), stime (13)
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
-
 
 def probe(url: str, body: bytes, headers: dict[str, str]) -> dict:
     request = urllib.request.Request(url, data=body, method="POST",
@@ -103,7 +88,7 @@ def probe(url: str, body: bytes, headers: dict[str, str]) -> dict:
     return {"completion_tokens": usage["completion_tokens"]}
 
 
-def measure(pool: ServerPool, system: System, mock_url: str, args: argparse.Namespace) -> dict:
+def measure(pool: ServerPool, system: System, mock_url: str, args: argparse.Namespace, console: Console) -> dict:
     body = json.dumps(system.body, separators=(",", ":")).encode()
     server: RunningServer | None = None
     try:
@@ -113,23 +98,23 @@ def measure(pool: ServerPool, system: System, mock_url: str, args: argparse.Name
         if args.warmup > 0:
             run_load(target, generator=args.generator, duration=args.warmup, warmup=0, connections=args.connections,
                      core=BACKEND_CORE)
-        cpu_before = group_cpu_seconds(server.process.pid)
+        cpu_before = server.cpu_seconds()
         load = run_load(target, generator=args.generator, duration=args.duration, warmup=0,
                         connections=args.connections, core=BACKEND_CORE)
-        cpu = group_cpu_seconds(server.process.pid) - cpu_before
-        rate = args.rate if load.rps >= 2 * args.rate else max(20.0, round(load.rps / 2))
-        latency = run_open_loop(
+        cpu = server.cpu_seconds() - cpu_before
+        # Open loop from --rate (or half of what the system sustained closed-loop, if less) down to a rate the
+        # direct path takes without queueing: see bench/_added_latency.py.
+        start = args.rate if load.rps >= 2 * args.rate else max(20.0, round(load.rps / 2))
+        console.print(f"  added latency: settling on a rate from {start:g} req/s down …")
+        found = measure_added_latency(
             [{"name": "system", "url": server.base_url + system.path, "body": body.decode(),
               "headers": {"api-key": KEY, **system.headers}},
              {"name": "direct", "url": mock_url + system.direct_path, "body": body.decode(),
               "headers": {"api-key": KEY}}],
-            rate=rate, duration=args.latency_duration, warmup=min(args.warmup, 2.0), core_prefix=pin_prefix(BACKEND_CORE))
-        through, direct = latency["system"], latency["direct"]
-        added = {f"added_{q}_ms": round(through[f"{q}_ms"] - direct[f"{q}_ms"], 3)
-                 if through[f"{q}_ms"] is not None and direct[f"{q}_ms"] is not None else None for q in ("p50", "p99")}
+            start, args.latency_duration, min(args.warmup, 2.0), pin_prefix(BACKEND_CORE), console.print)
         return {"label": system.label, **load.as_dict(), "cpu_seconds": round(cpu, 2),
                 "rps_per_cpu_second": round(load.requests / cpu, 1) if cpu > 0 else None,
-                "latency_rate": rate, "latency": latency, **added, "probe": checked}
+                "latency_rate": found.pop("rate"), **found, "probe": checked}
     except (ServerStartError, RuntimeError, OSError, ValueError, subprocess.SubprocessError) as error:
         return {"label": system.label, "error": f"{type(error).__name__}: {error}"}
     finally:
@@ -144,7 +129,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="closed-loop measured seconds (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds before each measurement")
     parser.add_argument("--connections", type=int, default=64, help="closed-loop keep-alive connections")
-    parser.add_argument("--rate", type=float, default=1000.0, help="open-loop req/s per path for added latency")
+    parser.add_argument("--rate", type=float, default=1000.0, help="open-loop req/s per path to start the added-"
+                        "latency search from; lowered until the direct path is not saturated (default 1000)")
     parser.add_argument("--latency-duration", type=float, default=10.0, help="open-loop measured seconds")
     parser.add_argument("--variants", default="plain,policies", help="ours: plain, policies (comma-separated)")
     parser.add_argument("--peers", default="litellm,portkey", help="peers to measure (comma-separated)")
@@ -183,7 +169,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "benchmark": "gateway",
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cpu_count": os.cpu_count(), "cpu_model": cpu_model(), "pinned": bool(pin_prefix(BACKEND_CORE)),
-                    "python": platform.python_version(), "load_average": [round(x, 2) for x in os.getloadavg()]},
+                    "python": platform.python_version()},
         "settings": {"generator": args.generator, "duration": args.duration, "warmup": args.warmup,
                      "connections": args.connections, "rate": args.rate, "latency_duration": args.latency_duration,
                      "gateway_core": GATEWAY_CORE, "backend_core": BACKEND_CORE},
@@ -229,7 +215,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 console.print(f"[yellow]{label}: {reason}[/]")
                 continue
             console.print(f"{system.label} …")
-            result = measure(gateway_pool, system, mock.base_url, args)
+            result = measure(gateway_pool, system, mock.base_url, args, console)
             report["systems"][system.name] = result
             broken |= "error" in result and system.name.startswith("ours")
     render(console, report)

@@ -33,6 +33,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _cli import run_main, write_report  # noqa: E402
 from _loadgen import pin_prefix, wrk_available  # noqa: E402
 from _servers import ServerPool, ServerStartError  # noqa: E402
 from mock import SCENARIOS, cpu_model, measure, ours_spec  # noqa: E402
@@ -74,9 +75,8 @@ def locust_rps(base_url: str, name: str, argv_tail: list[str], args: argparse.Na
             "rps_per_cpu_second": round(requests / cpu, 1) if cpu else None}
 
 
-def run(args: argparse.Namespace) -> dict:
-    console = Console(stderr=True)
-    report = {"machine": {"cpu_count": os.cpu_count(), "cpu_model": cpu_model(), "python": sys.version.split()[0]},
+def run(args: argparse.Namespace, console: Console) -> dict:
+    report = {"benchmark": "load", "machine": {"cpu_count": os.cpu_count(), "cpu_model": cpu_model(), "python": sys.version.split()[0]},
               "settings": {"duration_s": args.duration, "users": args.users, "target_per_core": TARGET_PER_CORE,
                            "pinned": bool(pin_prefix(LOCUST_CORE))},
               "locust": {}}
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> dict:
                                         duration=args.duration, warmup=2.0, connections=64)
         console.print(f"mock capacity ({bench_args.generator} generator) …")
         report["mock_capacity"] = {"generator": bench_args.generator,
-                                   **measure(pool, ours_spec(bench_args, work), SCENARIOS["chat"], bench_args)}
+                                   **measure(pool, ours_spec(bench_args, work), SCENARIOS["chat-repeat"], bench_args)}
         generators = {
             "bare": ["-f", str(REPO / "bench" / "_locust_bare.py")],
             "aigw-mixed": ["-f", str(REPO / "load" / "scenarios" / "mixed.py"), "--mix", "chat=1", "--max-tokens", "20",
@@ -133,11 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=64, help="Locust users (connections) (default 64)")
     parser.add_argument("--json", type=Path, default=REPO / "reports" / "bench" / "load.json", help="report path")
     args = parser.parse_args(argv)
-    report = run(args)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.json}", file=sys.stderr)
-    return 0
+
+    def bench(console: Console) -> int:
+        write_report(console, args.json, run(args, console))
+        return 0
+
+    return run_main(bench, width=120)
 
 
 if __name__ == "__main__":

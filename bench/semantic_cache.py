@@ -29,7 +29,6 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
-import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -38,6 +37,9 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from aigw.gateway.cache.vector_index import VectorIndex  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bench helpers beside this file
+from _cli import run_main, write_report  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 THRESHOLD = 0.1  # the example config's score-threshold
@@ -197,11 +199,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    report = run(args)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n", "utf-8")
-    print(f"wrote {args.json}")
-    return 0
+
+    def bench(console) -> int:
+        write_report(console, args.json, run(args))
+        return 0
+
+    return run_main(bench, width=160)
 
 
 if __name__ == "__main__":

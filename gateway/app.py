@@ -202,7 +202,7 @@ class GatewayApp:
             for callback in ctx.on_complete:
                 try:
                     result = callback(ctx)
-                    if asyncio.iscoroutine(result):
+                    if result is not None and asyncio.iscoroutine(result):  # most hooks are plain functions
                         await result
                 except Exception:
                     log.exception("on-complete hook failed")

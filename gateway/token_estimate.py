@@ -12,6 +12,7 @@ fall back to ``o200k_base`` (every model since gpt-4o uses it; see ``encoding_na
 """
 
 import math
+from collections import OrderedDict
 from typing import Any
 
 from aigw.protocol.tokens import (TokenCountError, count_chat_prompt, count_embedding_input, count_prompt,
@@ -21,7 +22,7 @@ TOKEN_OPERATIONS = frozenset({"chat", "completions", "embeddings"})
 LEGACY_DEFAULT_MAX_TOKENS = 16  # the completions API's documented default for max_tokens
 MEMO_ENTRIES = 4096
 MEMO_MAX_BODY_BYTES = 16 * 1024  # larger prompts are counted every time (and dominate their own cost anyway)
-_memo: dict[tuple[str, str, bytes], int] = {}
+_memo: OrderedDict[tuple[str, str, bytes], int] = OrderedDict()  # O(1) eviction: popitem(last=False)
 
 
 def model_of(body: Any, deployment: str | None) -> str:
@@ -47,7 +48,7 @@ def prompt_tokens(operation: str, body: Any, model: str, raw: bytes = b"") -> in
     if count is None:
         count = _count_prompt(operation, body, model, raw)
         if len(_memo) >= MEMO_ENTRIES:
-            del _memo[next(iter(_memo))]
+            _memo.popitem(last=False)  # a dict's next(iter()) would walk every slot freed since its last resize
         _memo[key] = count
     return count
 

@@ -67,6 +67,7 @@ class MockApp:
         self.answers = AnswerCache()
         self.content_filter = ContentFilter(config.content_safety)  # shared with /contentsafety's classifier
         self.mounts = build_mounts(config, self.state)
+        self._mount_prefixes = tuple(prefix for prefix, _ in self.mounts)  # one C-level test rules most paths out
         self._open_auth = config.auth.mode == "open"
         self._keys = {k.encode() for k in config.auth.keys}
         self._bearers = {b"Bearer " + k.encode() for k in config.auth.keys}
@@ -75,7 +76,7 @@ class MockApp:
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "http":
             self.state.requests.record(scope)
-            mounted = find_mount(self.mounts, scope["path"]) if self.mounts else None
+            mounted = find_mount(self.mounts, scope["path"]) if scope["path"].startswith(self._mount_prefixes) else None
             if mounted is not None:
                 await mounted(scope, receive, send)
             elif scope["path"].startswith("/_mock"):
@@ -208,7 +209,7 @@ class MockApp:
         deployment = answer.deployment
         state = self.state.deployments[deployment.name]
         counters = state.counters
-        extra[2] = (b"x-ms-region", state.region.encode())  # common_headers: [apim id, request id, region]
+        extra[2] = state.region_header  # common_headers: [apim id, request id, region]
         counters.requests += 1
         plan = state.faults.plan()
         if plan is not NO_FAULT:
@@ -228,8 +229,7 @@ class MockApp:
         extra += [
             (b"x-ratelimit-remaining-requests", str(decision.remaining_requests).encode()),
             (b"x-ratelimit-remaining-tokens", str(decision.remaining_tokens).encode()),
-            (b"x-ratelimit-limit-requests", str(state.limiter.requests.limit).encode()),
-            (b"x-ratelimit-limit-tokens", str(state.limiter.tokens.limit).encode()),
+            *state.limiter.limit_headers,
         ]
         if answer.prepared.refusal is not None:
             counters.errors[400] += 1
@@ -237,7 +237,7 @@ class MockApp:
         payload = answer.render(int(self.state.clock.wall()))
         counters.prompt_tokens += answer.prompt_tokens
         counters.completion_tokens += answer.completion_tokens
-        profile = self.config.profile(deployment)
+        profile = state.profile
         timing = random.Random(seed_of(answer.digest) ^ 0x7111) if profile is not None else None
         if answer.stream:
             counters.succeeded += 1

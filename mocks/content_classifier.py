@@ -121,24 +121,100 @@ def _normal(term: str) -> str:
     return " ".join(term.lower().split())
 
 
+# ASCII word characters (what ``\w`` matches among them) lower-cased, everything else a space: one C-level
+# ``translate`` then ``split`` gives the words of ASCII text, several times cheaper than ``re.findall``.
+_ASCII_WORDS = bytes(ord(chr(c).lower()) if c < 128 and (chr(c).isalnum() or c == 0x5F) else 0x20 for c in range(256))
+_ASCII_CHARS = [chr(c) for c in range(128)]
+
+
+def ascii_words(text: str) -> frozenset[bytes] | None:
+    """The lower-cased words (runs of word characters) of ASCII text; None for other text, which the prefilter leaves be."""
+    return frozenset(text.encode().translate(_ASCII_WORDS).split()) if text.isascii() else None
+
+
+def _ascii_runs(phrase: str) -> list[bytes] | None:
+    """The words every ASCII text matching ``phrase`` (case-insensitively) must contain, or None if unknown.
+
+    A phrase's runs of word characters meet whole words of the text: at its ends the pattern's lookarounds
+    forbid a word character, inside it a non-word character of the phrase can only match a non-word
+    character. Each phrase character is checked against ASCII under the regex engine's own case folding
+    (``K``, the Kelvin sign, matches ``k``; ``ſ`` matches ``s``), so the words are exact. ``[]`` means the
+    phrase can never match ASCII text; None (a phrase without words, or a character that folds across
+    the word/non-word line) means the prefilter cannot rule it out.
+    """
+    runs, current = [], []
+    for char in phrase + " ":
+        if char == " ":  # the pattern's \s+, which matches no word character
+            folded: set[str] = set()
+            word = False
+        else:
+            folded = {a.lower() for a in _ASCII_CHARS if re.fullmatch(re.escape(char), a, re.IGNORECASE)}
+            word = re.fullmatch(r"\w", char) is not None
+            if any((re.fullmatch(r"\w", a) is not None) != word for a in folded) or len(folded) > 1:
+                return None
+        if word:
+            if not folded:
+                return []  # no ASCII character matches this one
+            current.append(folded.pop())
+        elif current:
+            runs.append("".join(current).encode())
+            current = []
+    return runs or None
+
+
 class _PhraseMatcher:
-    """Finds lexicon phrases in text with one compiled alternation, longest phrase first."""
+    """Finds lexicon phrases in text with one compiled alternation, longest phrase first.
+
+    Most texts contain no phrase at all, and scanning them with the alternation costs tens of µs, so a
+    prefilter looks first: a phrase can only match ASCII text whose words include all of its words. One
+    word per phrase (its longest) indexes the phrases; a text sharing no indexed word is cleared by a set
+    intersection, and any other text gets the full scan, so answers are the alternation's own.
+    """
 
     def __init__(self, phrases: list[str]) -> None:
         unique = sorted({_normal(p) for p in phrases if p.strip()}, key=lambda p: (-len(p), p))
         self.empty = not unique
-        body = "|".join(r"\s+".join(re.escape(word) for word in p.split(" ")) for p in unique)
-        self.pattern = re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE) if unique else None
+        alternatives = [r"\s+".join(re.escape(word) for word in p.split(" ")) for p in unique]
+        self.pattern = re.compile(rf"(?<!\w)(?:{'|'.join(alternatives)})(?!\w)", re.IGNORECASE) if unique else None
+        self._phrases, self._phrase_set = unique, frozenset(unique)
+        self._alternatives = [re.compile(a, re.IGNORECASE) for a in alternatives]
+        self._always_scan = False  # some phrase the prefilter cannot rule out
+        self._needs: dict[bytes, list[frozenset[bytes]]] = {}  # indexing word → word sets of its phrases
+        for phrase in unique:
+            runs = _ascii_runs(phrase)
+            if runs is None:
+                self._always_scan = True
+            elif runs:
+                self._needs.setdefault(max(runs, key=len), []).append(frozenset(runs))
+        self._index = frozenset(self._needs)
 
-    def finditer(self, text: str):
-        """``(normalised phrase, start offset in text)`` for each non-overlapping match."""
+    def may_match(self, words: frozenset[bytes] | None) -> bool:
+        """False only when no phrase can match the text whose ``ascii_words`` are ``words``."""
         if self.pattern is None:
+            return False
+        if words is None or self._always_scan:
+            return True
+        if self._index.isdisjoint(words):
+            return False
+        return any(need <= words for key in self._index & words for need in self._needs[key])
+
+    def finditer(self, text: str, words: frozenset[bytes] | None):
+        """``(normalised phrase, start offset in text)`` for each non-overlapping match (``words``: the text's)."""
+        if not self.may_match(words):
             return
         for match in self.pattern.finditer(text):
-            yield _normal(match.group(0)), match.start()
+            yield self._phrase_of(match.group(0)), match.start()
 
-    def search(self, text: str) -> bool:
-        return self.pattern is not None and self.pattern.search(text) is not None
+    def _phrase_of(self, matched: str) -> str:
+        """The lexicon phrase behind a match: its normal form, unless case folding made the text differ
+        (``kıll`` matches "kill"), then the first alternative that matches it, as the regex engine chose."""
+        phrase = _normal(matched)
+        if phrase in self._phrase_set:
+            return phrase
+        return next(p for p, pattern in zip(self._phrases, self._alternatives) if pattern.fullmatch(matched))
+
+    def search(self, text: str, words: frozenset[bytes] | None) -> bool:
+        return self.may_match(words) and self.pattern.search(text) is not None
 
 
 @dataclass(frozen=True)
@@ -161,13 +237,34 @@ class Classifier:
         self._indirect = _PhraseMatcher(lexicon.indirect_attack)
         self.triggers = {_normal(t): dict(v) for t, v in lexicon.completion_triggers.items()}
         self._triggers = _PhraseMatcher(list(self.triggers))
+        self._last_text: str | None = None
+        self._last_words: frozenset[bytes] | None = None
+
+    def _words(self, text: str) -> frozenset[bytes] | None:
+        """``ascii_words(text)``, kept for the last text: a prompt is asked about three times in a row."""
+        if text is not self._last_text:
+            self._last_text, self._last_words = text, ascii_words(text)
+        return self._last_words
+
+    def finds_nothing_in(self, text: str) -> bool:
+        """True when no term, attack or completion trigger can be in ``text`` (most prompts: one set lookup)."""
+        words = self._words(text)
+        return not (self._terms.may_match(words) or self._jailbreak.may_match(words) or self._triggers.may_match(words))
+
+    def may_flag(self, words: frozenset[bytes]) -> bool:
+        """Whether some text made only of ``words`` (and non-word characters) could match a category term."""
+        return self._terms.may_match(words)
 
     def hits(self, text: str) -> list[Hit]:
+        words = self._words(text)
+        if not self._terms.may_match(words):  # blanking triggers below only removes words: still no match
+            return []
         # A completion trigger is a test device, not content: its words ("...:hate:high") never count.
-        if self._triggers.pattern is not None:
+        if self._triggers.may_match(words):
             text = self._triggers.pattern.sub(lambda m: " " * len(m.group(0)), text)
+            words = ascii_words(text)
         return [Hit(category, severity, start)
-                for term, start in self._terms.finditer(text) for category, severity in self.terms[term]]
+                for term, start in self._terms.finditer(text, words) for category, severity in self.terms[term]]
 
     def severities(self, text: str) -> dict[str, int]:
         """Content Safety category → severity 0..7 (the highest matched term's)."""
@@ -177,16 +274,17 @@ class Classifier:
         return worst
 
     def jailbreak(self, text: str) -> bool:
-        return self._jailbreak.search(text)
+        return self._jailbreak.search(text, self._words(text))
 
     def document_attack(self, text: str) -> bool:
         """Prompt Shields on a document: an indirect attack, or a direct one embedded in it."""
-        return self._indirect.search(text) or self._jailbreak.search(text)
+        words = self._words(text)
+        return self._indirect.search(text, words) or self._jailbreak.search(text, words)
 
     def completion_trigger(self, prompt: str) -> dict[str, int]:
         """Severities the completion to ``prompt`` is made to carry (see ``completion_triggers``)."""
         out: dict[str, int] = {}
-        for phrase, _ in self._triggers.finditer(prompt):
+        for phrase, _ in self._triggers.finditer(prompt, self._words(prompt)):
             for category, severity in self.triggers[phrase].items():
                 out[category] = max(out.get(category, 0), severity)
         return out

@@ -21,8 +21,9 @@ the choice's annotations on each content chunk, and a filtered choice's last chu
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
+from aigw.mocks import textgen
 from aigw.mocks.content_classifier import (
     AOAI_LEVELS,
     CATEGORIES as SAFETY_CATEGORIES,
@@ -30,6 +31,7 @@ from aigw.mocks.content_classifier import (
     ContentSafetyConfig,
     FilterPolicy,
     aoai_level,
+    ascii_words,
     classifier_for,
 )
 
@@ -58,20 +60,44 @@ def is_blocked(results: dict[str, Any]) -> bool:
 
 
 class ContentFilter:
-    """The filter of one mock: a classifier plus the prompt and completion policies."""
+    """The filter of one mock: a classifier plus the prompt and completion policies.
+
+    Verdicts are few (a severity per category, a jailbreak flag), so each annotation is built once per
+    verdict and shared: callers must not change the dicts they get. Generated prose is made of
+    ``textgen.PROSE_WORDS`` only, so whether the lexicon could ever flag it is decided once, here.
+    """
 
     def __init__(self, config: ContentSafetyConfig | None = None, classifier: Classifier | None = None) -> None:
         config = config or ContentSafetyConfig()
         self.classifier = classifier or classifier_for(config)
         self.prompt_policy = config.prompt_filter
         self.completion_policy = config.completion_filter
+        self._prose_may_flag = self.classifier.may_flag(ascii_words(" ".join(textgen.PROSE_WORDS)))
+        self._prompt_verdicts: dict[tuple, dict[str, Any]] = {}  # (severities…, jailbreak or None) → results
+        self._completion_verdicts: dict[tuple, dict[str, Any]] = {}  # severities → results
+        self._clean_prompt = {flag: PromptVerdict(self.prompt_results("", with_jailbreak=flag), {}, False)
+                              for flag in (False, True)}
+        self._clean_completion = self._completion_verdict((0,) * len(SAFETY_CATEGORIES))
+
+    def prompt(self, text: str, *, with_jailbreak: bool) -> "PromptVerdict":
+        """Everything the filter says about a prompt: its annotation, whether it is refused, and the
+        severities its completion is made to carry (``completion_triggers``)."""
+        if self.classifier.finds_nothing_in(text):
+            return self._clean_prompt[with_jailbreak]
+        results = self.prompt_results(text, with_jailbreak=with_jailbreak)
+        return PromptVerdict(results, self.completion_trigger(text), is_blocked(results))
 
     def prompt_results(self, text: str, *, with_jailbreak: bool) -> dict[str, Any]:
         """``content_filter_results`` of one prompt (chat prompts also get the jailbreak verdict)."""
-        results = annotate(self.classifier.severities(text), self.prompt_policy)
-        if with_jailbreak:
-            detected = self.classifier.jailbreak(text)
-            results["jailbreak"] = {"filtered": detected and self.prompt_policy.jailbreak, "detected": detected}
+        severities = self.classifier.severities(text)
+        detected = self.classifier.jailbreak(text) if with_jailbreak else None
+        key = (*severities.values(), detected)
+        results = self._prompt_verdicts.get(key)
+        if results is None:
+            results = annotate(severities, self.prompt_policy)
+            if with_jailbreak:
+                results["jailbreak"] = {"filtered": detected and self.prompt_policy.jailbreak, "detected": detected}
+            self._prompt_verdicts[key] = results
         return results
 
     def completion_trigger(self, prompt_text: str) -> dict[str, int]:
@@ -80,25 +106,48 @@ class ContentFilter:
     def screen(self, plans: list, trigger: dict[str, int]) -> dict[int, dict[str, Any]]:
         """Annotate each planned choice and cut the ones the completion policy filters.
 
-        ``plans`` are ``generation.ChoicePlan`` objects made for this one rendering; a filtered plan is
-        changed in place. Returns ``content_filter_results`` by choice index.
+        ``plans`` are ``generation.ChoicePlan`` objects of one answer, screened once when it is planned; a
+        filtered plan is changed in place. Returns ``content_filter_results`` by choice index.
         """
         out: dict[int, dict[str, Any]] = {}
         for plan in plans:
-            text = "".join(c.arguments for c in plan.tool_calls) if plan.tool_calls else "".join(plan.pieces)
-            hits = self.classifier.hits(text)
+            text = None
+            if plan.prose and not self._prose_may_flag:
+                if not trigger:  # generated prose, nothing asked of it: the safe verdict
+                    out[plan.index] = self._clean_completion
+                    continue
+                hits = []
+            else:
+                text = "".join(c.arguments for c in plan.tool_calls) if plan.tool_calls else "".join(plan.pieces)
+                hits = self.classifier.hits(text)
             severities = dict.fromkeys(SAFETY_CATEGORIES, 0)
             for hit in hits:
                 severities[hit.category] = max(severities[hit.category], hit.severity)
             for category, severity in trigger.items():
                 severities[category] = max(severities[category], severity)
-            results = annotate(severities, self.completion_policy)
+            results = self._completion_verdict(tuple(severities.values()))
             if is_blocked(results):
+                if text is None:
+                    text = "".join(plan.pieces)
                 policy = self.completion_policy
                 starts = [h.start for h in hits if _filtered(aoai_level(h.severity), getattr(policy, AOAI_NAME[h.category]))]
                 _cut(plan, min(starts) if starts else len(text) // 2)
             out[plan.index] = results
         return out
+
+
+    def _completion_verdict(self, severities: tuple[int, ...]) -> dict[str, Any]:
+        results = self._completion_verdicts.get(severities)
+        if results is None:
+            results = annotate(dict(zip(SAFETY_CATEGORIES, severities)), self.completion_policy)
+            self._completion_verdicts[severities] = results
+        return results
+
+
+class PromptVerdict(NamedTuple):
+    results: dict[str, Any]  # content_filter_results (shared: do not change it)
+    trigger: dict[str, int]  # severities the completion must carry, by Content Safety category
+    blocked: bool  # the prompt is refused with a 400
 
 
 def _cut(plan: Any, offset: int) -> None:

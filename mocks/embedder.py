@@ -144,6 +144,7 @@ def _build_canonical() -> dict[str, str]:
 _CANONICAL = _build_canonical()
 _LIGHT = frozenset(_CANONICAL.get(_stem(w), _stem(w)) for w in LIGHT_WORDS)
 _MAX_PHRASE = max(len(p) for p in PHRASES)
+_PHRASE_STARTS = frozenset(p[0] for p in PHRASES)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -174,6 +175,10 @@ def _tokens(text: str) -> list[str]:
     folded: list[str] = []
     i = 0
     while i < len(words):
+        if words[i] not in _PHRASE_STARTS:  # most words start no phrase: one set lookup, not one per length
+            folded.append(words[i])
+            i += 1
+            continue
         for size in range(min(_MAX_PHRASE, len(words) - i), 1, -1):
             phrase = PHRASES.get(tuple(words[i : i + size]))
             if phrase is not None:

@@ -50,16 +50,17 @@ def drawn_status(draw: float, error_rates: dict[int, float]) -> int | None:
 
 class FaultInjector:
     def __init__(self, seed: int, deployment: str, faults: Faults) -> None:
-        self.faults = faults
         self._rng = random.Random(f"{seed}:{deployment}:faults")
+        self.set(faults)
 
     def set(self, faults: Faults) -> None:
         self.faults = faults
+        self._active = faults.active  # compared once here, not per request (a model comparison is not cheap)
 
     def plan(self) -> FaultPlan:
-        f = self.faults
-        if not f.active:
+        if not self._active:
             return NO_FAULT
+        f = self.faults
         if f.outage:
             return FaultPlan(status=503)
         status = drawn_status(self._rng.random(), f.error_rates)

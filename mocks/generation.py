@@ -6,6 +6,7 @@ once as a list of one-token pieces; the JSON and the SSE renderers only format t
 what makes the concatenated deltas equal the non-streaming content.
 """
 
+import functools
 import hashlib
 import math
 import random
@@ -28,12 +29,35 @@ _DELIVERY_FIELDS = frozenset({"stream", "stream_options", "max_tokens", "max_com
 def request_digest(seed: int, deployment: str, body: dict[str, Any]) -> bytes:
     """24 bytes that identify what this request asks for: the seed of its answer and its id."""
     stable = {k: v for k, v in body.items() if k not in _DELIVERY_FIELDS}
-    key = f"{seed}:{deployment}".encode()[:64]
-    return hashlib.blake2b(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS), digest_size=24, key=key).digest()
+    hasher = _keyed_hasher(seed, deployment).copy()
+    hasher.update(orjson.dumps(stable, option=orjson.OPT_SORT_KEYS))
+    return hasher.digest()
+
+
+@functools.lru_cache(maxsize=256)
+def _keyed_hasher(seed: int, deployment: str):
+    """BLAKE2b keyed by (mock seed, deployment), made once: a copy costs a fraction of a keyed constructor."""
+    return hashlib.blake2b(digest_size=24, key=f"{seed}:{deployment}".encode()[:64])
 
 
 def seed_of(digest: bytes) -> int:
     return int.from_bytes(digest[:8], "big")
+
+
+def seeded(seed: int) -> random.Random:
+    """``random.Random(seed)`` for an int seed, the same generator at a quarter less cost.
+
+    ``Random.__init__`` runs the Python-level ``Random.seed``, whose type checks end, for an int, in the
+    C seeding below and ``gauss_next = None``; a new answer makes one per choice, so that detour counts.
+    """
+    rng = _new_random(random.Random)
+    _seed_random(rng, seed)
+    rng.gauss_next = None
+    return rng
+
+
+_new_random = random.Random.__new__  # an unseeded generator (no Python-level __init__)
+_seed_random = random.Random.__mro__[1].seed  # the C base class's seeding, what Random.seed ends in for an int
 
 
 CALL_FRAMING_TOKENS = 3  # what a function call's wrapping costs beyond its name and arguments
@@ -74,6 +98,7 @@ class ChoicePlan:
     completion_tokens: int = 0
     logprobs: list[float] | None = None  # one per piece when requested
     legacy_function: bool = False  # answered as message.function_call (the deprecated `functions` API)
+    prose: bool = False  # pieces are textgen's words and periods, uncut: the filter knows their words already
 
     @property
     def content(self) -> str | None:
@@ -85,17 +110,19 @@ def completion_cap(body: dict[str, Any]) -> int | None:
     return cap if cap is not None else body.get("max_tokens")
 
 
-def _text_pieces(rng: random.Random, model: str, cap: int | None, stop: Any) -> tuple[list[str], str, int]:
+def _text_plan(plan: ChoicePlan, rng: random.Random, model: str, cap: int | None, stop: Any) -> None:
+    """Fill ``plan`` with generated prose, cut at ``cap`` tokens or before a stop sequence."""
     natural = textgen.natural_length(rng)
     # A capped answer is a prefix of the uncut one, as a seeded real model's would be.
     pieces = textgen.generate_pieces(rng, natural, model, limit=cap)
-    finish = "length" if cap is not None and natural > cap else "stop"
-    n = len(pieces)
     if stop:
         text, hit = textgen.apply_stop("".join(pieces), stop)
-        if hit:
-            return textgen.split_into_deltas(text, model) if text else [], "stop", count_text(text, model)
-    return pieces, finish, n
+        if hit:  # the cut may fall inside a word: no longer textgen's words
+            plan.pieces = textgen.split_into_deltas(text, model) if text else []
+            plan.finish_reason, plan.completion_tokens = "stop", count_text(text, model)
+            return
+    plan.pieces, plan.completion_tokens, plan.prose = pieces, len(pieces), True
+    plan.finish_reason = "length" if cap is not None and natural > cap else "stop"
 
 
 def _capped(text: str, model: str, cap: int | None) -> tuple[list[str], str, int]:
@@ -146,7 +173,7 @@ def plan_chat(body: dict[str, Any], model: str, seed: int) -> list[ChoicePlan]:
     want_logprobs = bool(body.get("logprobs"))
     plans = []
     for index in range(body.get("n") or 1):
-        rng = random.Random(seed + index)
+        rng = seeded(seed + index)
         plan = ChoicePlan(index)
         tool = _chosen_tool(body, rng)
         if tool is not None:
@@ -174,7 +201,7 @@ def plan_chat(body: dict[str, Any], model: str, seed: int) -> list[ChoicePlan]:
             text = orjson.dumps(_instance(schema, rng, "response_format", f"response_format '{name}'")).decode()
             plan.pieces, plan.finish_reason, plan.completion_tokens = _capped(text, model, cap)
         else:
-            plan.pieces, plan.finish_reason, plan.completion_tokens = _text_pieces(rng, model, cap, stop)
+            _text_plan(plan, rng, model, cap, stop)
         if want_logprobs:
             plan.logprobs = [round(-rng.expovariate(8.0), 6) for _ in plan.pieces]
         plans.append(plan)
@@ -183,10 +210,10 @@ def plan_chat(body: dict[str, Any], model: str, seed: int) -> list[ChoicePlan]:
 
 def plan_completion(prompt_text: str, body: dict[str, Any], model: str, seed: int, index: int) -> ChoicePlan:
     """One legacy-completions choice (``index`` counts across prompts × n)."""
-    rng = random.Random(seed + index)
+    rng = seeded(seed + index)
     cap = legacy_max_tokens(body)  # the legacy API's documented default
     plan = ChoicePlan(index)
-    plan.pieces, plan.finish_reason, plan.completion_tokens = _text_pieces(rng, model, cap, body.get("stop"))
+    _text_plan(plan, rng, model, cap, body.get("stop"))
     if body.get("logprobs") is not None:
         plan.logprobs = [round(-rng.expovariate(8.0), 6) for _ in plan.pieces]
     return plan

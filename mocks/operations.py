@@ -54,11 +54,10 @@ def prepare(operation: str, body: dict[str, Any], default_max_tokens: int, azure
     prepared = Prepared(estimate, text)
     if operation != "embeddings":
         screen = screen or content_filter.default_filter()
-        results = screen.prompt_results(text, with_jailbreak=operation == "chat")
-        prepared.prompt_filter = results
-        prepared.screen, prepared.completion_trigger = screen, screen.completion_trigger(text)
-        if content_filter.is_blocked(results):
-            prepared.refusal = errors.content_filtered(results)
+        verdict = screen.prompt(text, with_jailbreak=operation == "chat")
+        prepared.prompt_filter, prepared.screen, prepared.completion_trigger = verdict.results, screen, verdict.trigger
+        if verdict.blocked:
+            prepared.refusal = errors.content_filtered(verdict.results)
     return prepared
 
 
@@ -72,32 +71,21 @@ def _prompt_text(prompt: Any) -> str:
     return "x" * (4 * count)
 
 
-def response_model(deployment: Deployment) -> str:
-    """The ``model`` a response names: Azure and OpenAI append a date-style version."""
-    version = deployment.model_version
-    if len(version) == 10 and version[4] == "-" and version[7] == "-":
-        return f"{deployment.model}-{version}"
-    return deployment.model
-
-
 def _meta(kind: str, deployment: Deployment, digest: bytes, created: int, azure: bool, prepared: Prepared, body: dict[str, Any],
-          plans: list[generation.ChoicePlan]) -> render.Meta:
+          planned: "Planned") -> render.Meta:
     rid = ("chatcmpl-" if kind == "chat" else "cmpl-") + ids.token_from_bytes(digest)
     top = (body.get("logprobs") or 0) if kind == "completions" else (body.get("top_logprobs") or 0)
-    # The completion filter judges (and may cut) the planned choices before anything is rendered.
-    choice_filters = prepared.screen.screen(plans, prepared.completion_trigger or {}) if prepared.screen else None
-    return render.Meta(rid, created, response_model(deployment), _fingerprint(deployment), azure,
-                       prepared.prompt_filter, top, generation.seed_of(digest), choice_filters)
+    model, fingerprint = _names(deployment.name, deployment.model, deployment.model_version)
+    return render.Meta(rid, created, model, fingerprint, azure, prepared.prompt_filter, top, generation.seed_of(digest),
+                       planned.choice_filters)
 
 
 @functools.lru_cache(maxsize=256)
-def _fingerprint_of(name: str, version: str) -> str:
-    return ids.system_fingerprint(zlib.crc32(f"{name}:{version}".encode()))
-
-
-def _fingerprint(deployment: Deployment) -> str:
-    """Stable per deployment and model version, as a real backend configuration's is."""
-    return _fingerprint_of(deployment.name, deployment.model_version)
+def _names(name: str, model: str, version: str) -> tuple[str, str]:
+    """A deployment's response ``model`` and its ``system_fingerprint``: stable per deployment and model
+    version, as a real backend configuration's is."""
+    shown = f"{model}-{version}" if len(version) == 10 and version[4] == "-" and version[7] == "-" else model
+    return shown, ids.system_fingerprint(zlib.crc32(f"{name}:{version}".encode()))
 
 
 @dataclass
@@ -107,6 +95,12 @@ class Planned:
     plans: list[generation.ChoicePlan]
     prompt_tokens: int
     echoes: list[str]
+    choice_filters: dict[int, dict[str, Any]] | None = None  # content_filter_results by choice index
+
+    def screen(self, prepared: Prepared) -> None:
+        """The completion filter judges (and may cut) the choices once, before any rendering."""
+        if prepared.screen is not None:
+            self.choice_filters = prepared.screen.screen(self.plans, prepared.completion_trigger or {})
 
     @property
     def completion_tokens(self) -> int:
@@ -136,7 +130,7 @@ def plan_completions(body: dict[str, Any], deployment: Deployment, digest: bytes
 
 
 def render_chat(planned: Planned, body: dict[str, Any], deployment: Deployment, digest: bytes, created: int, azure: bool, prepared: Prepared):
-    meta = _meta("chat", deployment, digest, created, azure, prepared, body, planned.plans)
+    meta = _meta("chat", deployment, digest, created, azure, prepared, body, planned)
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return render.chat_stream(planned.plans, meta, planned.prompt_tokens, include_usage)
@@ -144,7 +138,7 @@ def render_chat(planned: Planned, body: dict[str, Any], deployment: Deployment, 
 
 
 def render_completions(planned: Planned, body: dict[str, Any], deployment: Deployment, digest: bytes, created: int, azure: bool, prepared: Prepared):
-    meta = _meta("completions", deployment, digest, created, azure, prepared, body, planned.plans)
+    meta = _meta("completions", deployment, digest, created, azure, prepared, body, planned)
     if body.get("stream"):
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         return render.completion_stream(planned.plans, meta, planned.prompt_tokens, include_usage, planned.echoes)

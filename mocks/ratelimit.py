@@ -34,7 +34,7 @@ REQUEST_WINDOW_S = 10.0
 NEVER_FITS_RETRY_AFTER_S = 86_400.0  # Azure's answer to a request larger than the whole TPM (module docstring)
 
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
     admitted: bool
     remaining_requests: int
@@ -75,6 +75,8 @@ class DeploymentLimiter:
     def __init__(self, tpm: int, rpm: int) -> None:
         self.tokens = Window(TOKEN_WINDOW_S, tpm)
         self.requests = Window(REQUEST_WINDOW_S, max(1, math.ceil(rpm / (TOKEN_WINDOW_S / REQUEST_WINDOW_S))))
+        self.limit_headers = ((b"x-ratelimit-limit-requests", str(self.requests.limit).encode()),
+                              (b"x-ratelimit-limit-tokens", str(self.tokens.limit).encode()))
 
     def admit(self, estimate: int, now: float) -> Decision:
         """Check and charge in one step (the mock is single-threaded per worker: no race)."""

@@ -6,6 +6,7 @@
 Plain string work, no regex: this runs on every request.
 """
 
+import functools
 from dataclasses import dataclass
 
 OPERATIONS = {"chat/completions": "chat", "completions": "completions", "embeddings": "embeddings"}
@@ -23,6 +24,7 @@ class Route:
     methods: tuple[str, ...] = ("POST",)
 
 
+@functools.lru_cache(maxsize=1024)  # a handful of paths recur; bounded, since paths come from clients
 def match(path: str) -> Route | None:
     """The route for ``path`` or None (→ 404). The caller checks the method (→ 405)."""
     if path.startswith("/openai/deployments/"):

@@ -48,6 +48,8 @@ class DeploymentState:
         self.faults = FaultInjector(config.seed, deployment.name, deployment.faults)
         self.counters = Counters()
         self.region = deployment.region or config.region
+        self.region_header = (b"x-ms-region", self.region.encode())
+        self.profile = config.profile(deployment)  # the latency profile in force (None: no simulated latency)
 
     def set_faults(self, faults: Faults) -> None:
         self.faults.set(faults)

@@ -13,6 +13,7 @@ from typing import Callable
 from aigw.mocks.asgi import ClientGone, abort_connection, sleep_or_gone, watch_disconnect
 from aigw.mocks.config import LatencyProfile
 from aigw.mocks.faults import FaultPlan
+from aigw.mocks.render import Stream
 
 STREAM_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
                   (b"x-accel-buffering", b"no")]
@@ -21,7 +22,7 @@ STREAM_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cac
 async def stream_events(
     send: Callable,
     receive: Callable,
-    events: list[tuple[bytes, bool]],
+    stream: Stream,
     extra: list[tuple[bytes, bytes]],
     profile: LatencyProfile | None,
     timing: random.Random,
@@ -30,6 +31,11 @@ async def stream_events(
     first_delay = plan.first_byte_delay_s
     if profile is not None:
         first_delay += timing.uniform(profile.ttft_ms.min, profile.ttft_ms.max) / 1000
+    if profile is None and not first_delay and not plan.reset_mid_stream:  # the whole stream at once
+        await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS + extra})
+        await send({"type": "http.response.body", "body": stream.body()})
+        return
+    events = stream.events()
     gone = asyncio.Event()
     watcher = asyncio.ensure_future(watch_disconnect(receive, gone)) if profile is not None or first_delay else None
     try:
@@ -38,7 +44,7 @@ async def stream_events(
         await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS + extra})
         cut_at = _reset_point(events) if plan.reset_mid_stream else None
         if profile is None and cut_at is None:
-            await send({"type": "http.response.body", "body": b"".join(e for e, _ in events)})
+            await send({"type": "http.response.body", "body": b"".join(event for event, _ in events)})
             return
         pending: list[bytes] = []
         paced_seen = 0

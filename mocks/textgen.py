@@ -34,6 +34,7 @@ __all__ = [
     "split_into_deltas",
     "vocabulary_for_encoding",
     "COMMON_WORDS",
+    "PROSE_WORDS",
 ]
 
 # Capitalized words that can open a sentence (checked with and without a leading space).
@@ -86,9 +87,17 @@ _ADVERBS = (
 #: one-token guarantee.
 COMMON_WORDS: tuple[str, ...] = tuple(dict.fromkeys(_NOUNS + _ADJECTIVES + _ADVERBS))
 
+#: Every word generated prose can contain (whatever the encoding keeps), so a content filter can tell once
+#: per lexicon whether such prose could ever carry one of its terms.
+PROSE_WORDS: frozenset[str] = frozenset(
+    _OPENERS_DETERMINER + _OPENERS_PRONOUN + _INTERJECTIONS + _DETERMINERS + _ADJECTIVES + _NOUNS + _VERBS_TRANSITIVE
+    + _VERBS_INTRANSITIVE + _PREPOSITIONS + _OBJECT_PRONOUNS + _ADVERBS
+)
+
 _SENTENCE_END = "."
 _MIN_SENTENCE = 6  # tokens, including the period
 _MAX_SENTENCE = 16
+_SENTENCE_SPREAD = _MAX_SENTENCE - _MIN_SENTENCE + 1
 
 
 @dataclass(frozen=True)
@@ -150,56 +159,64 @@ def vocabulary_for_encoding(encoding_name: str) -> Vocabulary:
 def _sentence(out: list[str], words: int, vocab: Vocabulary, rnd) -> None:
     """Append a sentence of exactly ``words`` one-token words (no period) to ``out``.
 
-    ``rnd`` is the bound ``random()`` of the caller's Random: indexing with it is several times faster
-    than ``Random.choice`` and this loop runs once per generated token.
+    ``rnd`` is the bound ``random()`` of the caller's Random. This runs once per generated token, so each
+    pick is spelled out inline as ``options[int(rnd() * len(options))]``, the draw ``Random.choice`` makes
+    in several more calls: the same draws, and so the same text, without a call per token.
     """
-
-    def pick(options: tuple[str, ...]) -> str:
-        return options[int(rnd() * len(options))]
-
+    append = out.append
     if words == 1:
-        out.append(pick(vocab.interjections))
+        options = vocab.interjections
+        append(options[int(rnd() * len(options))])
         return
     if words == 2:  # "They agreed"
-        out.append(pick(vocab.opener_pronouns))
-        out.append(pick(vocab.verbs_intransitive))
+        options = vocab.opener_pronouns
+        append(options[int(rnd() * len(options))])
+        options = vocab.verbs_intransitive
+        append(options[int(rnd() * len(options))])
         return
+    adjectives, nouns, determiners = vocab.adjectives, vocab.nouns, vocab.determiners
     # Subject: "The [adjective] noun".
-    out.append(pick(vocab.opener_determiners))
+    options = vocab.opener_determiners
+    append(options[int(rnd() * len(options))])
     remaining = words - 2
     if words >= 6 and rnd() < 0.5:
-        out.append(pick(vocab.adjectives))
+        append(adjectives[int(rnd() * len(adjectives))])
         remaining -= 1
-    out.append(pick(vocab.nouns))
+    append(nouns[int(rnd() * len(nouns))])
     # Verb, with an object when there is room for "the noun".
     if remaining >= 3:
-        out.append(pick(vocab.verbs_transitive))
-        out.append(pick(vocab.determiners))
+        options = vocab.verbs_transitive
+        append(options[int(rnd() * len(options))])
+        append(determiners[int(rnd() * len(determiners))])
         remaining -= 2
         if remaining >= 5 and rnd() < 0.5:
-            out.append(pick(vocab.adjectives))
+            append(adjectives[int(rnd() * len(adjectives))])
             remaining -= 1
-        out.append(pick(vocab.nouns))
+        append(nouns[int(rnd() * len(nouns))])
         remaining -= 1
     else:
-        out.append(pick(vocab.verbs_intransitive))
+        options = vocab.verbs_intransitive
+        append(options[int(rnd() * len(options))])
         remaining -= 1
     # Fill the rest exactly with prepositional phrases (3 or 4 words), "with them" (2), or an adverb (1).
+    prepositions = vocab.prepositions
     while remaining:
         if remaining >= 7 or remaining in (3, 4):
             size = remaining if remaining in (3, 4) else 3 + (rnd() < 0.5)
-            out.append(pick(vocab.prepositions))
-            out.append(pick(vocab.determiners))
+            append(prepositions[int(rnd() * len(prepositions))])
+            append(determiners[int(rnd() * len(determiners))])
             if size == 4:
-                out.append(pick(vocab.adjectives))
-            out.append(pick(vocab.nouns))
+                append(adjectives[int(rnd() * len(adjectives))])
+            append(nouns[int(rnd() * len(nouns))])
         elif remaining in (2, 5, 6):
             size = 2
-            out.append(pick(vocab.prepositions))
-            out.append(pick(vocab.object_pronouns))
+            append(prepositions[int(rnd() * len(prepositions))])
+            options = vocab.object_pronouns
+            append(options[int(rnd() * len(options))])
         else:  # remaining == 1
             size = 1
-            out.append(pick(vocab.adverbs))
+            options = vocab.adverbs
+            append(options[int(rnd() * len(options))])
         remaining -= size
 
 
@@ -216,11 +233,12 @@ def generate_pieces(rng: random.Random, n_tokens: int, model: str, limit: int | 
     rnd = rng.random
     pieces: list[str] = []
     remaining = n_tokens
-    while remaining and (limit is None or len(pieces) < limit):
+    wanted = n_tokens if limit is None else limit
+    while remaining and len(pieces) < wanted:
         if remaining <= _MAX_SENTENCE:
             length = remaining
         else:
-            length = _MIN_SENTENCE + int(rnd() * (_MAX_SENTENCE - _MIN_SENTENCE + 1))
+            length = _MIN_SENTENCE + int(rnd() * _SENTENCE_SPREAD)
             if remaining - length < _MIN_SENTENCE:
                 length = remaining - _MIN_SENTENCE
         if length == 1:

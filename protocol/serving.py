@@ -48,8 +48,10 @@ def uvicorn_settings(host: str = "127.0.0.1", port: int = 0, *, limits: ServerLi
     """The uvicorn settings every server of ours runs with, as keyword arguments of ``uvicorn.Config`` (and of
     ``uvicorn.run``, which multi-worker servers need): the listener's bounds (``limits``, see
     ``aigw.protocol.server_limits``) and our defaults; ``overrides`` for the rare exception."""
+    # No "server: uvicorn" header: Azure OpenAI and APIM send none of the kind, and every header costs a check.
     settings: dict[str, Any] = dict(host=host, port=port, log_level=log_level, access_log=access_log, lifespan="on",
-                                    timeout_graceful_shutdown=35, **uvicorn_options(limits or ServerLimits()))
+                                    timeout_graceful_shutdown=35, server_header=False,
+                                    **uvicorn_options(limits or ServerLimits()))
     settings.update(overrides)
     return settings
 

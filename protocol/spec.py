@@ -147,7 +147,8 @@ def _integral_floats(name: str, instance: Any) -> list[str]:
     """Top-level integer fields given as decimals, and decimals inside token arrays (prompt/input)."""
     if not isinstance(instance, dict):
         return []
-    bad = [p for p in integer_properties(name) if isinstance(instance.get(p), float)]
+    integers = integer_properties(name)
+    bad = [p for p, value in instance.items() if isinstance(value, float) and p in integers]
     for field in ("prompt", "input"):
         value = instance.get(field)
         if isinstance(value, list):

@@ -267,7 +267,9 @@ def count_chat_prompt(
     - non-string values (``tool_calls``, ``function_call``, ...) and the ``tools`` list count as the
       tokens of their compact JSON serialization.
     """
-    encode = encoding_for_model(model).encode_ordinary
+    encoding = encoding_for_model(model)
+    encode = encoding.encode_ordinary
+    roles = _role_tokens(encoding.name)
     total = REPLY_PRIMING_TOKENS
     for message in messages:
         if not isinstance(message, Mapping):
@@ -275,7 +277,7 @@ def count_chat_prompt(
         total += TOKENS_PER_MESSAGE
         for key, value in message.items():
             if isinstance(value, str):
-                total += len(encode(value))
+                total += roles[value] if key == "role" and value in roles else len(encode(value))
             elif value is None:
                 continue
             elif key == "content" and isinstance(value, list):
@@ -287,6 +289,13 @@ def count_chat_prompt(
     if tools:
         total += _count_json(tools, encode)
     return total
+
+
+@functools.cache
+def _role_tokens(encoding_name: str) -> dict[str, int]:
+    """Tokens of each role name: every message has one, and encoding it cost as much as a short prompt."""
+    encode = get_encoding(encoding_name).encode_ordinary
+    return {role: len(encode(role)) for role in ("system", "developer", "user", "assistant", "tool", "function")}
 
 
 def _count_each_input(value: Any, model: str, what: str) -> list[int]:

@@ -42,7 +42,8 @@ import hashlib
 import logging
 import math
 import re
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass
 from functools import partial
 
 from pydantic import Field, field_validator, model_validator
@@ -128,7 +129,7 @@ class _Charge:
     operation: str
     model: str
     prompt: int  # estimated prompt tokens (0 without an estimate)
-    counters: list[_Counter] = field(default_factory=list)
+    counters: list[_Counter]
     settled: bool = False
     consumed: int = 0
 
@@ -149,8 +150,13 @@ class LlmTokenLimit(Policy):
                                   "quota": _encoded(config.remaining_quota_tokens_header_name)}
         self._consumed_header = _encoded(config.tokens_consumed_header_name)
         self._header_names = {n for n in self._remaining_header.values() if n}
+        # The headers a settled answer carries are fixed by which limits are configured: known up front.
+        kinds = [kind for kind, limit in (("quota", config.token_quota), ("tpm", config.tokens_per_minute)) if limit]
+        names = [n for n in [self._remaining_header[kind] for kind in kinds] + [self._consumed_header] if n]
+        self._answer_header_names, self._answer_names_unique = frozenset(names), len(set(names)) == len(names)
         self._period = (0.0, 0.0)  # the current token-quota window, [start, end)
-        self._admissions: dict[tuple, tuple] = {}  # see _admission
+        self._current: tuple[float, float, list] = (0.0, 0.0, [])  # [start, end) in which _windows' answer holds
+        self._admissions: OrderedDict[tuple, tuple] = OrderedDict()  # see _admission
         self._variables = any((config.remaining_tokens_variable_name, config.remaining_quota_tokens_variable_name,
                                config.tokens_consumed_variable_name))
 
@@ -166,10 +172,10 @@ class LlmTokenLimit(Policy):
             admission = self._admission(ctx.operation, body, ctx.deployment, ctx.request.body)
             if len(ctx.request.body) <= MEMO_MAX_BODY_BYTES:
                 if len(self._admissions) >= MEMO_ENTRIES:
-                    del self._admissions[next(iter(self._admissions))]
+                    self._admissions.popitem(last=False)  # O(1); a dict's next(iter()) walks freed slots
                 self._admissions[key] = admission
         streaming, model, estimate, prompt, amount = admission
-        charge = _Charge(ctx.operation, model, prompt)
+        charge = _Charge(ctx.operation, model, prompt, [])
         await self._admit(ctx, charge, amount, overshoot=not estimate)
         if streaming:
             _ask_for_stream_usage(ctx)
@@ -214,6 +220,9 @@ class LlmTokenLimit(Policy):
             raise self._refusal(ctx, kind, end - now)
 
     def _windows(self, now: float) -> list[tuple[str, int, tuple[float, float]]]:
+        start, end, windows = self._current
+        if start <= now < end:  # the same windows until the first of them rolls over
+            return windows
         config = self.config
         windows = []
         if config.token_quota is not None:
@@ -223,6 +232,7 @@ class LlmTokenLimit(Policy):
             windows.append(("quota", config.token_quota, period))
         if config.tokens_per_minute is not None:
             windows.append(("tpm", config.tokens_per_minute, fixed_window(now, MINUTE)))
+        self._current = (max(w[2][0] for w in windows), min(w[2][1] for w in windows), windows)
         return windows
 
     def _refusal(self, ctx: Context, kind: str, wait: float) -> GatewayError:
@@ -249,16 +259,21 @@ class LlmTokenLimit(Policy):
                 ctx.extra_headers = [(k, v) for k, v in ctx.extra_headers if k not in self._header_names]
             values = self._header_values(charge, charge.consumed)
             if values:
-                names = {name for name, _ in values}
-                if len(names) < len(values):  # a name configured twice: the last value wins
+                if not self._answer_names_unique:  # a name configured twice: the last value wins
                     values = list(dict(values).items())
+                names = self._answer_header_names
                 response.headers = [(k, v) for k, v in response.headers if k not in names] + values
         except Exception:  # accounting must never fail a request
             log.exception("%s: settling a buffered answer failed", self.name)
 
-    async def _on_complete(self, charge: _Charge, ctx: Context) -> None:
+    def _on_complete(self, charge: _Charge, ctx: Context):
+        """Settle what ``_on_response`` did not (streams, refusals by later policies): a coroutine then, else
+        None — a buffered answer is settled already, and an awaitable per request costs more than the check."""
         if charge.settled:
-            return
+            return None
+        return self._settle_after_delivery(charge, ctx)
+
+    async def _settle_after_delivery(self, charge: _Charge, ctx: Context) -> None:
         try:
             await self._settle(charge, ctx)
         except Exception:
@@ -275,7 +290,8 @@ class LlmTokenLimit(Policy):
             if delta:
                 await self.services.store.adjust(counter.key, counter.start, counter.end, delta)
             counter.remaining = max(0, counter.remaining - delta)
-        self._set_variables(ctx, charge, actual)
+        if self._variables:
+            self._set_variables(ctx, charge, actual)
 
     def _actual(self, charge: _Charge, ctx: Context) -> int:
         """What the request really cost: the reported usage, else a count; nothing for cache hits and errors."""
@@ -295,8 +311,9 @@ class LlmTokenLimit(Policy):
 
     def _publish(self, ctx: Context, charge: _Charge, consumed: int | None) -> None:
         """Admission-time values: on the client response (streams, refusals) and in the variables."""
-        ctx.extra_headers.extend(self._header_values(charge, None))
-        self._set_variables(ctx, charge, consumed)
+        ctx.extra_headers += self._header_values(charge, None)
+        if self._variables:
+            self._set_variables(ctx, charge, consumed)
 
     def _header_values(self, charge: _Charge, consumed: int | None) -> list[tuple[bytes, bytes]]:
         """``(lower-case name, value)`` pairs, as ASGI headers."""
@@ -310,8 +327,6 @@ class LlmTokenLimit(Policy):
         return values
 
     def _set_variables(self, ctx: Context, charge: _Charge, consumed: int | None) -> None:
-        if not self._variables:
-            return
         config = self.config
         for counter in charge.counters:
             name = config.remaining_tokens_variable_name if counter.kind == "tpm" else config.remaining_quota_tokens_variable_name

@@ -7,12 +7,13 @@ charges at once, and ``adjust`` later reconciles a reservation with what was rea
 implementation does the same in one Lua script.
 """
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True)
-class Reservation:
+class Reservation(NamedTuple):
+    """Immutable, and a NamedTuple rather than a frozen dataclass: one is made per limited request, and a
+    frozen dataclass's ``__init__`` (``object.__setattr__`` per field) cost more than the whole reserve."""
+
     admitted: bool
     used: int  # in the window after this call
     limit: int

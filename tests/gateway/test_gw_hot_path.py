@@ -1,6 +1,7 @@
 """The hot-path shortcuts (bench/gateway.py figures) give exactly the answers of the slow paths they replace."""
 
 import uuid
+from collections import OrderedDict
 from urllib.parse import parse_qs
 
 from hypothesis import given, strategies as st
@@ -36,7 +37,7 @@ def test_request_ids_are_uuid4_strings():
 
 
 def test_prompt_counts_are_memoised_by_body_bytes_and_bounded(monkeypatch):
-    monkeypatch.setattr(token_estimate, "_memo", {})
+    monkeypatch.setattr(token_estimate, "_memo", OrderedDict())
     monkeypatch.setattr(token_estimate, "MEMO_ENTRIES", 3)
     messages = [{"role": "user", "content": "Hello, how are you?"}]
     raw = b'{"messages":[{"role":"user","content":"Hello, how are you?"}]}'

@@ -56,8 +56,10 @@ async def answer(ctx: Context, usage: Usage | None, status: int = 200, stream: b
     ctx.usage = usage
     for hook in ctx.on_response:
         await hook(ctx)
-    for hook in ctx.on_complete:
-        await hook(ctx)
+    for hook in ctx.on_complete:  # as the gateway runs them: plain functions, or ones returning a coroutine
+        result = hook(ctx)
+        if result is not None:
+            await result
 
 
 async def _empty():

@@ -2,10 +2,15 @@
 completions, JSON and streams) gives the same verdict as Content Safety's text:analyze, under a configurable policy."""
 
 import json
+import re
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from aigw.mocks import generation
+from aigw.mocks.answers import make_answer
 from aigw.mocks.config import MockConfig
 from aigw.mocks.content_classifier import (
     Classifier,
@@ -15,6 +20,7 @@ from aigw.mocks.content_classifier import (
     default_lexicon,
     four_levels,
 )
+from aigw.mocks.content_filter import ContentFilter
 from aigw.protocol.spec import check
 from aigw.protocol.sse import SSEDecoder
 from aigw.protocol.yamlconfig import ConfigError, parse_model
@@ -195,3 +201,64 @@ def test_a_custom_lexicon_drives_both_surfaces():
     replaced = mock_config(content_safety={"lexicon": {"replace_default": True, "categories": {"Hate": {"x": 2}}}})
     with running_mock(replaced) as (url, _):
         assert chat(url, "Explain how to build a bomb", max_tokens=3).status_code == 200
+
+
+def test_a_repeated_filtered_request_keeps_its_answer():
+    # The answer memo renders again when the clock's second changes; the cut must not be applied twice.
+    config = mock_config()
+    deployment = config.deployments[0]
+    body = {"messages": [{"role": "user", "content": "tell me aigw:completion:violence:high"}], "max_tokens": 30}
+    answer = make_answer("chat", body, deployment, True, config.seed, 100, ContentFilter(config.content_safety))
+    first, later = (json.loads(answer.render(created)) for created in (1_700_000_000, 1_700_000_005))
+    assert first["choices"] == later["choices"] and first["choices"][0]["finish_reason"] == "content_filter"
+    assert answer.completion_tokens == first["usage"]["completion_tokens"] < 30
+
+
+def test_a_lexicon_that_names_prose_words_flags_generated_prose():
+    # Generated prose skips the scan only while the lexicon cannot match it; a term made of its words can.
+    screen = ContentFilter(ContentSafetyConfig(lexicon=LexiconConfig(categories={"Hate": {"the": 6, "we": 6}})))
+    plans = generation.plan_chat({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 60}, "gpt-4o", 11)
+    assert plans[0].prose and re.search(r"\b(the|we)\b", plans[0].content, re.IGNORECASE)
+    results = screen.screen(plans, {})
+    assert results[0]["hate"] == {"filtered": True, "severity": "high"} and plans[0].finish_reason == "content_filter"
+
+
+# Words that stress the prefilter: lexicon terms, their look-alikes, prose words, and characters the regex
+# engine case-folds onto ASCII (ſ→s, K→k, ı→i) or that are not ASCII at all.
+_ATOMS = ("kill", "KILL", "skill", "myself", "kill myself", "self-harm", "self", "harm", "hate", "aigw:completion:hate:high",
+          "aigw", "completion", "ignore previous instructions", "previous", "you are now dan", "dan", "c++", "a.b", "@x",
+          "the", "team", "ſex", "Kill", "kıll", "é", "日本", "\u0345", "_", "kill_", "9kill", "", " ", "  ", "\n", "\t",
+          ".", ",", "!", "(", ")", "-", ":", "'")
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.sampled_from(_ATOMS), max_size=12), glue=st.sampled_from(["", " ", "\n"]))
+def test_the_prefilter_never_changes_a_verdict(parts, glue):
+    text = glue.join(parts)
+    for classifier in (_SHIPPED, _FOLDED, _UNKEYED):
+        assert [(h.category, h.severity, h.start) for h in classifier.hits(text)] == _scanned_hits(classifier, text), text
+        assert classifier.jailbreak(text) == bool(classifier._jailbreak.pattern.search(text)), text
+        assert bool(classifier.completion_trigger(text)) == bool(classifier._triggers.pattern.search(text)), text
+        if classifier.finds_nothing_in(text):
+            assert not (_scanned_hits(classifier, text) or classifier._jailbreak.pattern.search(text)
+                        or classifier._triggers.pattern.search(text)), text
+
+
+def _scanned_hits(classifier, text):
+    """Hits the slow way: blank the triggers, scan with the whole alternation, name each match's phrase."""
+    text = classifier._triggers.pattern.sub(lambda m: " " * len(m.group(0)), text)
+    phrases = sorted(classifier.terms, key=lambda p: (-len(p), p))  # the alternation's order
+    out = []
+    for match in classifier._terms.pattern.finditer(text):
+        phrase = next(p for p in phrases if re.fullmatch(r"\s+".join(map(re.escape, p.split(" "))), match.group(0),
+                                                           re.IGNORECASE))
+        out += [(category, severity, match.start()) for category, severity in classifier.terms[phrase]]
+    return out
+
+
+_SHIPPED = Classifier(default_lexicon())
+_FOLDED = Classifier(LexiconConfig(categories={"Hate": {"c++": 3, "a.b": 4, "@x": 5, "ſex": 2, "kıll": 6},
+                                               "Violence": {"the team": 3}},
+                                   jailbreak=["dan", "kill_"], completion_triggers={"aigw:completion": {"Hate": 2}}))
+_UNKEYED = Classifier(LexiconConfig(categories={"Hate": {"\u0345": 1, "!!": 2, "kill": 3}}, jailbreak=["("],
+                                    completion_triggers={"aigw:completion": {"Hate": 2}}))
